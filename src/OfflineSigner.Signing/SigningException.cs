@@ -1,7 +1,7 @@
 namespace OfflineSigner.Signing;
 
 /// <summary>The root of every error the signing backends raise.</summary>
-public class SigningException : Exception
+public class SigningException : OfflineSignerException
 {
     public SigningException()
     {
