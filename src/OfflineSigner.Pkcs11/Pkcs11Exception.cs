@@ -68,9 +68,9 @@ public class Pkcs11Exception : SigningException
         var names = new Dictionary<ulong, string>();
         foreach (var field in typeof(Ckr).GetFields(BindingFlags.Public | BindingFlags.Static))
         {
-            if (field.IsLiteral && field.GetRawConstantValue() is nuint value)
+            if (field.IsLiteral && field.GetRawConstantValue() is { } value)
             {
-                names[value] = "CKR_" + ToUpperSnake(field.Name);
+                names[Convert.ToUInt64(value, System.Globalization.CultureInfo.InvariantCulture)] = "CKR_" + ToUpperSnake(field.Name);
             }
         }
 

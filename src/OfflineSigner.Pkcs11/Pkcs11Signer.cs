@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using OfflineSigner.Pkcs11.Keys;
 using OfflineSigner.Signing;
 
 namespace OfflineSigner.Pkcs11;

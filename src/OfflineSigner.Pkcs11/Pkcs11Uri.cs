@@ -220,13 +220,15 @@ public sealed class Pkcs11Uri
                 throw new FormatException($"PKCS#11 URI repeats the attribute '{name}'");
             }
 
-            result[name] = Decode(attribute[(eq + 1)..], name);
+            result[name] = Decode(attribute[(eq + 1)..], name, query: separator == '&');
         }
 
         return result;
     }
 
-    private static byte[] Decode(string value, string name)
+    // RFC 7512 pk11-pchar / pk11-qchar: a path value may not hold '/', '?', '|' or ';' unencoded; a query value may
+    // hold '/', '?' and '|' but not '&' or ';'.
+    private static byte[] Decode(string value, string name, bool query)
     {
         var bytes = new List<byte>(value.Length);
         for (var i = 0; i < value.Length; i++)
@@ -242,7 +244,7 @@ public sealed class Pkcs11Uri
                 bytes.Add(Convert.ToByte(value.Substring(i + 1, 2), 16));
                 i += 2;
             }
-            else if (c > 0x7E || c < 0x21 || c is '/' or '?' or '#' or ';' or '"' or '<' or '>' or '\\' or '^' or '`' or '{' or '|' or '}')
+            else if (c > 0x7E || c < 0x21 || c is '#' or '"' or '<' or '>' or '\\' or '^' or '`' or '{' or '}' || (!query && c is '/' or '?' or '|' or ';') || (query && c is '&' or ';'))
             {
                 throw new FormatException($"PKCS#11 URI attribute '{name}' contains '{c}', which must be percent-encoded");
             }

@@ -206,6 +206,15 @@ internal static unsafe class Pkcs11ModuleRegistry
         }
     }
 
+    /// <summary>Whether a module at <paramref name="path"/> is initialized in this process (for tests and diagnostics).</summary>
+    public static bool IsInitialized(string path)
+    {
+        lock (Gate)
+        {
+            return Modules.TryGetValue(System.IO.Path.GetFullPath(path), out var core) && core.References > 0;
+        }
+    }
+
     public static void Release(Pkcs11ModuleCore core)
     {
         lock (Gate)
