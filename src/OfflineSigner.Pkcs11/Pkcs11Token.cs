@@ -158,6 +158,9 @@ public sealed class Pkcs11Token : IDisposable
             if (info.LoginRequired)
             {
                 Login(session, info);
+
+                // The flags change with a login (a successful one clears the failure count): keep the fresh state.
+                info = slot.GetTokenInfo();
             }
         }
         catch
