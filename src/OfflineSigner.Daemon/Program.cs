@@ -1,10 +1,16 @@
+using System.CommandLine;
+using OfflineSigner.Daemon.Check;
+
 namespace OfflineSigner.Daemon;
 
 internal static class Program
 {
     public static int Main(string[] args)
     {
-        _ = args;
-        return 0;
+        var root = new RootCommand("offline-signerd: the offline signing daemon")
+        {
+            CheckCommand.Create(),
+        };
+        return root.Parse(args).Invoke();
     }
 }
