@@ -121,6 +121,15 @@ internal static class TestEnvironment
 
     private static string FindRepoRoot()
     {
+        var recorded = System.Reflection.Assembly.GetExecutingAssembly()
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .OfType<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "OfflineSigner.RepoRoot")?.Value;
+        if (recorded is not null && File.Exists(Path.Combine(recorded, "OfflineSigner.sln")))
+        {
+            return recorded;
+        }
+
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null)
         {

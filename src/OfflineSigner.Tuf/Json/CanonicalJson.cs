@@ -30,6 +30,9 @@ public static class CanonicalJson
         WriteValue(value, output);
     }
 
+    /// <summary>Parser options that also read canonical bytes back (raw control characters allowed).</summary>
+    public static JsonParseOptions ReadBackOptions { get; } = new() { AllowControlCharactersInStrings = true };
+
     /// <summary>Parses a document strictly and returns its canonical bytes.</summary>
     public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json, JsonParseOptions? options = null) =>
         Serialize(JsonParser.Parse(utf8Json, options));

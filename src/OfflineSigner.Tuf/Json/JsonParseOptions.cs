@@ -15,6 +15,12 @@ public sealed record JsonParseOptions
     /// <summary>The longest string accepted, in bytes of its JSON text.</summary>
     public int MaxStringBytes { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Accept raw control characters inside strings. RFC 8259 forbids them and strict readers refuse them, but
+    /// canonical JSON writes them raw, so reading canonical bytes back needs this.
+    /// </summary>
+    public bool AllowControlCharactersInStrings { get; init; }
+
     /// <summary>The most digits an integer may have (Python accepts any size; absurd ones are refused here).</summary>
     public int MaxIntegerDigits { get; init; } = 4300;
 }

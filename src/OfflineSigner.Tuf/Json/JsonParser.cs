@@ -429,6 +429,11 @@ public sealed class JsonParser
 
     private void CheckNoControl(ReadOnlySpan<byte> raw, int offset)
     {
+        if (options.AllowControlCharactersInStrings)
+        {
+            return;
+        }
+
         // RFC 8259: control characters inside strings must be escaped.
         for (var i = 0; i < raw.Length; i++)
         {

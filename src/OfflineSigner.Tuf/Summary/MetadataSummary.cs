@@ -1,0 +1,441 @@
+using System.Globalization;
+using System.Text;
+using OfflineSigner.Tuf.Json;
+
+namespace OfflineSigner.Tuf;
+
+/// <summary>
+/// What an operator reads before signing: a complete, human-readable account of one metadata document,
+/// or of every change between two versions of the same role. Nothing in the signed object is left out:
+/// fields the model does not interpret are listed as they are.
+/// </summary>
+public static class MetadataSummary
+{
+    /// <summary>A full description of a document, as of <paramref name="now"/> for the expiry line.</summary>
+    public static string Describe(Metadata<Signed> metadata, DateTimeOffset now, string? roleName = null)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        var s = metadata.Signed;
+        var sb = new StringBuilder();
+        var role = roleName ?? s.Type.ToString().ToLowerInvariant();
+        sb.Append(CultureInfo.InvariantCulture, $"{role} ({MetadataReader.Describe(s.Dialect)}), version {s.Version}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  expires {Rfc3339.Format(s.Expires)} ({Relative(s.Expires, now)})\n");
+        if (s.SpecVersion is not null)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  spec_version {s.SpecVersion}\n");
+        }
+
+        switch (s)
+        {
+            case Root root:
+                DescribeRoot(root, sb);
+                break;
+            case Targets targets:
+                DescribeTargets(targets, sb);
+                break;
+            case Snapshot snapshot:
+                sb.Append(CultureInfo.InvariantCulture, $"  meta ({snapshot.Meta.Count}):\n");
+                foreach (var (name, m) in snapshot.Meta.OrderBy(m => m.Key, CanonicalJson.KeyComparer))
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"    {name}: {DescribeMeta(m)}\n");
+                }
+
+                break;
+            case Timestamp ts:
+                sb.Append(CultureInfo.InvariantCulture, $"  {ts.SnapshotName}: {DescribeMeta(ts.SnapshotMeta)}\n");
+                break;
+        }
+
+        foreach (var field in s.UnrecognizedFields)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  other field {field} = {Short(s.Json[field])}\n");
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"  signatures ({metadata.Signatures.Count}):");
+        sb.Append(metadata.Signatures.Count == 0 ? " none\n" : "\n");
+        foreach (var sig in metadata.Signatures)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"    {sig.KeyId}{(sig.Method is null ? string.Empty : " (" + sig.Method + ")")}\n");
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>Every change from <paramref name="previous"/> to <paramref name="current"/> (same role), one line each.</summary>
+    public static IReadOnlyList<string> Changes(Metadata<Signed> previous, Metadata<Signed> current)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        var a = previous.Signed;
+        var b = current.Signed;
+        var changes = new List<string>();
+        if (a.Type != b.Type || a.Dialect != b.Dialect)
+        {
+            changes.Add($"different documents: {a.Type} ({MetadataReader.Describe(a.Dialect)}) -> {b.Type} ({MetadataReader.Describe(b.Dialect)})");
+            return changes;
+        }
+
+        if (a.Version != b.Version)
+        {
+            var delta = b.Version - a.Version;
+            var note = delta == 1 ? string.Empty : delta <= 0 ? "  (ROLLBACK: not newer)" : $"  (skips {delta - 1} versions)";
+            changes.Add($"version {a.Version} -> {b.Version}{note}");
+        }
+        else
+        {
+            changes.Add($"version unchanged ({a.Version})");
+        }
+
+        if (a.Expires != b.Expires)
+        {
+            changes.Add($"expires {Rfc3339.Format(a.Expires)} -> {Rfc3339.Format(b.Expires)}");
+        }
+
+        if (a.SpecVersion != b.SpecVersion)
+        {
+            changes.Add($"spec_version {a.SpecVersion} -> {b.SpecVersion}");
+        }
+
+        switch (a, b)
+        {
+            case (Root ra, Root rb):
+                RootChanges(ra, rb, changes);
+                break;
+            case (Targets ta, Targets tb):
+                TargetsChanges(ta, tb, changes);
+                break;
+            case (Snapshot sa, Snapshot sb):
+                MetaChanges(sa.Meta, sb.Meta, changes);
+                break;
+            case (Timestamp xa, Timestamp xb):
+                MetaChanges(new Dictionary<string, MetaFile> { [xa.SnapshotName] = xa.SnapshotMeta }, new Dictionary<string, MetaFile> { [xb.SnapshotName] = xb.SnapshotMeta }, changes);
+                break;
+        }
+
+        // Anything else in the signed object (unknown fields): reported generically so nothing is skipped.
+        foreach (var field in a.UnrecognizedFields.Union(b.UnrecognizedFields).Order(StringComparer.Ordinal))
+        {
+            a.Json.TryGetValue(field, out var va);
+            b.Json.TryGetValue(field, out var vb);
+            changes.AddRange(JsonDiff.Diff(va, vb, field).Select(c => "other field " + c));
+        }
+
+        return changes;
+    }
+
+    /// <summary>The changes as text.</summary>
+    public static string DescribeChanges(Metadata<Signed> previous, Metadata<Signed> current)
+    {
+        var role = current.Signed.Type.ToString().ToLowerInvariant();
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"changes to {role} ({MetadataReader.Describe(current.Dialect)}) from version {previous.Signed.Version} to {current.Signed.Version}:\n");
+        foreach (var c in Changes(previous, current))
+        {
+            sb.Append("  ").Append(c).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>A key as the operator should read it: key id, type, fingerprint of the public key.</summary>
+    public static string DescribeKey(Key key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var type = key.Scheme is null ? key.KeyType : $"{key.KeyType}/{key.Scheme}";
+        var fp = key.PublicKey is null ? $"unusable: {key.UnsupportedReason}" : "SHA256:" + key.PublicKey.Fingerprint;
+        var mismatch = key.KeyIdMatches ? string.Empty : $" [key id does not match the key object; computed {key.ComputedKeyId}]";
+        var cert = key.PublicKey?.CertificateChain.Count > 0 ? $" cert CN={key.PublicKey.CertificateChain[0].GetNameInfo(System.Security.Cryptography.X509Certificates.X509NameType.SimpleName, false)} until {Rfc3339.Format(key.PublicKey.CertificateChain[0].NotAfter)}" : string.Empty;
+        return $"{key.KeyId} {type} {fp}{cert}{mismatch}";
+    }
+
+    private static void DescribeRoot(Root root, StringBuilder sb)
+    {
+        sb.Append(CultureInfo.InvariantCulture, $"  consistent_snapshot {(root.ConsistentSnapshot ? "true" : "false")}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  keys ({root.Keys.Count}):\n");
+        foreach (var key in root.Keys.Values.OrderBy(k => k.KeyId, StringComparer.Ordinal))
+        {
+            sb.Append("    ").Append(DescribeKey(key)).Append('\n');
+        }
+
+        sb.Append("  roles:\n");
+        foreach (var name in Root.TopLevelRoles)
+        {
+            var r = root.Roles[name];
+            sb.Append(CultureInfo.InvariantCulture, $"    {name}: threshold {r.Threshold} of {r.KeyIds.Count}{Satisfiable(r, root.Keys)}\n");
+            foreach (var id in r.KeyIds)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"      {id}\n");
+            }
+        }
+    }
+
+    private static string Satisfiable(Role r, IReadOnlyDictionary<string, Key> keys)
+    {
+        var distinct = r.KeyIds.Where(keys.ContainsKey).Select(id => keys[id].Fingerprint).Distinct().Count();
+        return distinct >= r.Threshold ? string.Empty : $"  (UNSATISFIABLE: only {distinct} distinct usable keys)";
+    }
+
+    private static void DescribeTargets(Targets targets, StringBuilder sb)
+    {
+        sb.Append(CultureInfo.InvariantCulture, $"  targets ({targets.TargetFiles.Count}):\n");
+        foreach (var (path, t) in targets.TargetFiles.OrderBy(t => t.Key, CanonicalJson.KeyComparer))
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"    {path}: {DescribeTarget(t)}\n");
+        }
+
+        var d = targets.Delegations;
+        if (d is null)
+        {
+            return;
+        }
+
+        sb.Append(CultureInfo.InvariantCulture, $"  delegation keys ({d.Keys.Count}):\n");
+        foreach (var key in d.Keys.Values.OrderBy(k => k.KeyId, StringComparer.Ordinal))
+        {
+            sb.Append("    ").Append(DescribeKey(key)).Append('\n');
+        }
+
+        if (d.Succinct is { } sr)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  succinct hash-bin delegation: {sr.BinCount} bins {sr.NamePrefix}-*, bit_length {sr.BitLength}, threshold {sr.Threshold} of {sr.KeyIds.Count}{Satisfiable(sr, d.Keys)}\n");
+            foreach (var id in sr.KeyIds)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"      {id}\n");
+            }
+        }
+        else
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  delegated roles ({d.Roles!.Count}):\n");
+            foreach (var r in d.Roles)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"    {r.Name}: threshold {r.Threshold} of {r.KeyIds.Count}{Satisfiable(r, d.Keys)}, {DescribePaths(r)}{(r.Terminating ? ", terminating" : string.Empty)}\n");
+                foreach (var id in r.KeyIds)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"      {id}\n");
+                }
+            }
+        }
+    }
+
+    private static string DescribePaths(DelegatedRole r) =>
+        r.Paths is not null
+            ? "paths [" + string.Join(", ", r.Paths.Select(p => "\"" + p + "\"")) + "]"
+            : "path_hash_prefixes [" + string.Join(", ", r.PathHashPrefixes!) + "]";
+
+    private static string DescribeTarget(TargetFile t) =>
+        $"{t.Length} bytes, " + string.Join(", ", t.Hashes.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => $"{h.Key} {h.Value}"))
+        + (t.Custom is null ? string.Empty : ", custom " + Short(t.Custom));
+
+    private static string DescribeMeta(MetaFile m)
+    {
+        var parts = new List<string>();
+        if (m.Version is long v)
+        {
+            parts.Add("version " + v.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (m.Length is long l)
+        {
+            parts.Add(l.ToString(CultureInfo.InvariantCulture) + " bytes");
+        }
+
+        parts.AddRange(m.Hashes.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => $"{h.Key} {h.Value}"));
+        return string.Join(", ", parts);
+    }
+
+    private static void RootChanges(Root a, Root b, List<string> changes)
+    {
+        if (a.ConsistentSnapshot != b.ConsistentSnapshot)
+        {
+            changes.Add($"consistent_snapshot {a.ConsistentSnapshot} -> {b.ConsistentSnapshot}");
+        }
+
+        KeyChanges(a.Keys, b.Keys, "key", changes);
+        foreach (var name in Root.TopLevelRoles)
+        {
+            RoleChanges(name, a.Roles[name], b.Roles[name], changes);
+        }
+
+        foreach (var (name, role) in b.Roles)
+        {
+            var distinct = role.KeyIds.Where(b.Keys.ContainsKey).Select(id => b.Keys[id].Fingerprint).Distinct().Count();
+            if (distinct < role.Threshold)
+            {
+                changes.Add($"WARNING: {name} threshold {role.Threshold} cannot be met by its {distinct} distinct usable keys");
+            }
+        }
+    }
+
+    private static void KeyChanges(IReadOnlyDictionary<string, Key> a, IReadOnlyDictionary<string, Key> b, string label, List<string> changes)
+    {
+        foreach (var (id, key) in b.Where(k => !a.ContainsKey(k.Key)).OrderBy(k => k.Key, StringComparer.Ordinal))
+        {
+            var same = a.Values.FirstOrDefault(k => k.Fingerprint == key.Fingerprint);
+            var note = same is null ? string.Empty : $" (the same public key as {same.KeyId})";
+            changes.Add($"{label} added: {DescribeKey(key)}{note}");
+        }
+
+        foreach (var (id, key) in a.Where(k => !b.ContainsKey(k.Key)).OrderBy(k => k.Key, StringComparer.Ordinal))
+        {
+            changes.Add($"{label} removed: {DescribeKey(key)}");
+        }
+
+        foreach (var (id, key) in b.Where(k => a.ContainsKey(k.Key)).OrderBy(k => k.Key, StringComparer.Ordinal))
+        {
+            changes.AddRange(JsonDiff.Diff(a[id].Json, key.Json, $"{label} {id}").Select(c => "changed: " + c));
+        }
+    }
+
+    private static void RoleChanges(string name, Role a, Role b, List<string> changes)
+    {
+        if (a.Threshold != b.Threshold)
+        {
+            changes.Add($"{name} threshold {a.Threshold} -> {b.Threshold}");
+        }
+
+        foreach (var id in b.KeyIds.Except(a.KeyIds))
+        {
+            changes.Add($"{name} key added: {id}");
+        }
+
+        foreach (var id in a.KeyIds.Except(b.KeyIds))
+        {
+            changes.Add($"{name} key removed: {id}");
+        }
+
+        // Order matters only to the bytes; report it so the operator is not surprised by a changed digest.
+        if (a.KeyIds.Count == b.KeyIds.Count && !a.KeyIds.SequenceEqual(b.KeyIds) && a.KeyIds.Order(StringComparer.Ordinal).SequenceEqual(b.KeyIds.Order(StringComparer.Ordinal)))
+        {
+            changes.Add($"{name} key ids reordered");
+        }
+
+        ReportOtherFields(name, a.Json, b.Json, ["keyids", "threshold", "name", "paths", "path_hash_prefixes", "terminating", "bit_length", "name_prefix"], changes);
+    }
+
+    private static void TargetsChanges(Targets a, Targets b, List<string> changes)
+    {
+        foreach (var (path, t) in b.TargetFiles.Where(t => !a.TargetFiles.ContainsKey(t.Key)).OrderBy(t => t.Key, CanonicalJson.KeyComparer))
+        {
+            changes.Add($"target added: {path}: {DescribeTarget(t)}");
+        }
+
+        foreach (var path in a.TargetFiles.Keys.Where(p => !b.TargetFiles.ContainsKey(p)).Order(CanonicalJson.KeyComparer))
+        {
+            changes.Add($"target removed: {path}");
+        }
+
+        foreach (var (path, t) in b.TargetFiles.Where(t => a.TargetFiles.ContainsKey(t.Key)).OrderBy(t => t.Key, CanonicalJson.KeyComparer))
+        {
+            if (!JsonNode.DeepEquals(a.TargetFiles[path].Json, t.Json))
+            {
+                changes.Add($"target changed: {path}: {DescribeTarget(a.TargetFiles[path])} -> {DescribeTarget(t)}");
+            }
+        }
+
+        var da = a.Delegations;
+        var db = b.Delegations;
+        if (da is null && db is null)
+        {
+            return;
+        }
+
+        if (da is null || db is null)
+        {
+            changes.Add(da is null ? "delegations added" : "delegations removed");
+        }
+
+        KeyChanges(da?.Keys ?? new Dictionary<string, Key>(), db?.Keys ?? new Dictionary<string, Key>(), "delegation key", changes);
+        if (da?.Succinct is not null || db?.Succinct is not null)
+        {
+            changes.AddRange(JsonDiff.Diff(da?.Succinct?.Json, db?.Succinct?.Json, "succinct_roles").Select(c => "delegation " + c));
+        }
+
+        var rolesA = da?.Roles ?? [];
+        var rolesB = db?.Roles ?? [];
+        foreach (var r in rolesB.Where(r => rolesA.All(x => x.Name != r.Name)))
+        {
+            changes.Add($"delegated role added: {r.Name}: threshold {r.Threshold} of [{string.Join(", ", r.KeyIds)}], {DescribePaths(r)}{(r.Terminating ? ", terminating" : string.Empty)}");
+        }
+
+        foreach (var r in rolesA.Where(r => rolesB.All(x => x.Name != r.Name)))
+        {
+            changes.Add($"delegated role removed: {r.Name}");
+        }
+
+        foreach (var r in rolesB)
+        {
+            var old = rolesA.FirstOrDefault(x => x.Name == r.Name);
+            if (old is null)
+            {
+                continue;
+            }
+
+            RoleChanges("delegated role " + r.Name, old, r, changes);
+            if (old.Terminating != r.Terminating)
+            {
+                changes.Add($"delegated role {r.Name} terminating {old.Terminating} -> {r.Terminating}");
+            }
+
+            if (DescribePaths(old) != DescribePaths(r))
+            {
+                changes.Add($"delegated role {r.Name} {DescribePaths(old)} -> {DescribePaths(r)}");
+            }
+        }
+
+        var orderA = rolesA.Select(r => r.Name).Where(n => rolesB.Any(x => x.Name == n)).ToList();
+        var orderB = rolesB.Select(r => r.Name).Where(n => rolesA.Any(x => x.Name == n)).ToList();
+        if (!orderA.SequenceEqual(orderB))
+        {
+            changes.Add("delegated roles reordered (this changes which role is trusted first): " + string.Join(", ", orderB));
+        }
+
+        if (da is not null && db is not null)
+        {
+            ReportOtherFields("delegations", da.Json, db.Json, ["keys", "roles", "succinct_roles"], changes);
+        }
+    }
+
+    private static void MetaChanges(IReadOnlyDictionary<string, MetaFile> a, IReadOnlyDictionary<string, MetaFile> b, List<string> changes)
+    {
+        foreach (var (name, m) in b.OrderBy(m => m.Key, CanonicalJson.KeyComparer))
+        {
+            if (!a.TryGetValue(name, out var old))
+            {
+                changes.Add($"meta added: {name}: {DescribeMeta(m)}");
+            }
+            else if (!JsonNode.DeepEquals(old.Json, m.Json))
+            {
+                changes.Add($"meta changed: {name}: {DescribeMeta(old)} -> {DescribeMeta(m)}");
+            }
+        }
+
+        foreach (var name in a.Keys.Where(n => !b.ContainsKey(n)).Order(CanonicalJson.KeyComparer))
+        {
+            changes.Add($"meta removed: {name}");
+        }
+    }
+
+    private static void ReportOtherFields(string label, JsonObject a, JsonObject b, string[] known, List<string> changes)
+    {
+        foreach (var key in a.Keys.Union(b.Keys).Where(k => !known.Contains(k)).Order(StringComparer.Ordinal))
+        {
+            a.TryGetValue(key, out var va);
+            b.TryGetValue(key, out var vb);
+            changes.AddRange(JsonDiff.Diff(va, vb, $"{label}.{key}").Select(c => "other field " + c));
+        }
+    }
+
+    private static string Relative(DateTimeOffset when, DateTimeOffset now)
+    {
+        var span = when - now;
+        var days = Math.Abs(span.TotalDays);
+        var amount = days >= 2 ? $"{(int)days} days" : $"{(int)Math.Abs(span.TotalHours)} hours";
+        return span > TimeSpan.Zero ? "in " + amount : "EXPIRED " + amount + " ago";
+    }
+
+    private static string Short(JsonNode n)
+    {
+        var s = n.ToString();
+        return s.Length <= 200 ? s : s[..197] + "...";
+    }
+}
