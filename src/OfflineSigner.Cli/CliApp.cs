@@ -1,3 +1,6 @@
+using System.CommandLine;
+using OfflineSigner.Cli.Commands;
+
 namespace OfflineSigner.Cli;
 
 /// <summary>The offline-signer command tree.</summary>
@@ -5,7 +8,25 @@ internal static class CliApp
 {
     public static int Run(string[] args)
     {
-        _ = args;
-        return 0;
+        var root = new RootCommand("offline-signer: prepare, check and publish TUF metadata signed offline.\n"
+            + "Exit codes: 0 success, 1 verification failed, 2 bad input or usage.");
+        root.Subcommands.Add(VerifyChainCommand.Create());
+        root.Subcommands.Add(VerifyCommand.Create());
+        root.Subcommands.Add(ShowCommand.Create());
+        root.Subcommands.Add(CanonicalJsonCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors)
+            {
+                Console.Error.WriteLine("error: " + e.Message);
+            }
+
+            Console.Error.WriteLine("Run 'offline-signer --help' (or COMMAND --help) for usage.");
+            return ExitCodes.BadInput;
+        }
+
+        return parse.Invoke();
     }
 }

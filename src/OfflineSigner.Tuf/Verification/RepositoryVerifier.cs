@@ -77,6 +77,8 @@ public static partial class RepositoryVerifier
                     var update = Verifier.VerifyRootUpdate(current, root);
                     result = update.ByTrusted.Verified ? update.ByNew : update.ByTrusted;
                     warnings.AddRange(update.ByTrusted.Warnings.Concat(update.ByNew.Warnings).Distinct());
+                    warnings.AddRange(update.ByNew.IgnoredSignatures.Intersect(update.ByTrusted.IgnoredSignatures)
+                        .Select(id => $"signature by {id}, which is a root key of neither version, was ignored"));
                     if (!update.ByTrusted.Verified)
                     {
                         errors.Add($"not signed by a threshold of root version {current.Signed.Version}: {update.ByTrusted}");
@@ -265,7 +267,8 @@ public static partial class RepositoryVerifier
             errors.Add($"{role} version {md.Signed.Version} expired at {Rfc3339.Format(md.Signed.Expires)}");
         }
 
-        return new FileVerification(name, role, md.Signed.Version, md.Dialect, result, errors, result.Warnings);
+        var warnings = result.Warnings.Concat(result.IgnoredSignatures.Select(id => $"signature by {id}, which is not a {role} key, was ignored")).ToList();
+        return new FileVerification(name, role, md.Signed.Version, md.Dialect, result, errors, warnings);
     }
 
     private static void CheckConsistency(List<(string Name, string Role, byte[] Bytes, Metadata<Signed> Md)> parsed, List<FileVerification> results)

@@ -3,8 +3,9 @@ namespace OfflineSigner.Tuf;
 /// <summary>Whether a role's threshold of signatures is met, and by whom (python-tuf's <c>VerificationResult</c>).</summary>
 public sealed class VerificationResult
 {
-    internal VerificationResult(string role, int threshold, IReadOnlyList<Key> signers, IReadOnlyList<Key> missing, IReadOnlyList<string> problems, IReadOnlyList<string> warnings)
+    internal VerificationResult(string role, int threshold, IReadOnlyList<Key> signers, IReadOnlyList<Key> missing, IReadOnlyList<string> problems, IReadOnlyList<string> warnings, IReadOnlyList<string> ignored)
     {
+        IgnoredSignatures = ignored;
         Role = role;
         Threshold = threshold;
         Signers = signers;
@@ -30,6 +31,9 @@ public sealed class VerificationResult
 
     /// <summary>Things worth telling that do not affect the outcome (for example a key id that does not match its key).</summary>
     public IReadOnlyList<string> Warnings { get; }
+
+    /// <summary>Key ids of signatures by keys that are not keys of this role (ignored, as the specification says).</summary>
+    public IReadOnlyList<string> IgnoredSignatures { get; }
 
     /// <summary>Whether the threshold is met.</summary>
     public bool Verified => Signers.Count >= Threshold;

@@ -76,15 +76,8 @@ public static class Verifier
             }
         }
 
-        foreach (var sig in @delegate.Signatures)
-        {
-            if (!role.KeyIds.Contains(sig.KeyId))
-            {
-                warnings.Add($"signature by {sig.KeyId}, which is not a {roleName} key, was ignored");
-            }
-        }
-
-        return new VerificationResult(roleName, role.Threshold, signers, missing, problems, warnings);
+        var ignored = @delegate.Signatures.Where(s => !role.KeyIds.Contains(s.KeyId)).Select(s => s.KeyId).ToList();
+        return new VerificationResult(roleName, role.Threshold, signers, missing, problems, warnings, ignored);
     }
 
     /// <summary>Checks a top-level role's document against a trusted root.</summary>

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.Json;
+using OfflineSigner.Tuf;
+
+namespace OfflineSigner.Cli.Commands;
+
+/// <summary>What every command shares: reading inputs, turning failures into messages and exit codes.</summary>
+internal static class CommandSupport
+{
+    /// <summary>Runs a command body; expected failures become one clear line on stderr and exit code 2, never a stack trace.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (OfflineSignerException e)
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return ExitCodes.BadInput;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return ExitCodes.BadInput;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return ExitCodes.BadInput;
+        }
+    }
+
+    /// <summary>Reads and parses a metadata file; errors name the file.</summary>
+    public static Metadata<Signed> ReadMetadata(string path, MetadataParseOptions? options = null)
+    {
+        var bytes = ReadFile(path);
+        try
+        {
+            return MetadataReader.Parse(bytes, options);
+        }
+        catch (MetadataException e)
+        {
+            throw new MetadataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Reads a file, refusing absurd sizes before reading.</summary>
+    public static byte[] ReadFile(string path, long maxBytes = 64L * 1024 * 1024)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            throw new FileNotFoundException($"{path}: no such file");
+        }
+
+        if (info.Length > maxBytes)
+        {
+            throw new OfflineSignerException($"{path}: {info.Length} bytes is more than the limit of {maxBytes}");
+        }
+
+        return File.ReadAllBytes(path);
+    }
+
+    /// <summary>Parses --at: an RFC 3339 time, or now.</summary>
+    public static DateTimeOffset ParseAt(string? at)
+    {
+        if (string.IsNullOrEmpty(at))
+        {
+            return DateTimeOffset.UtcNow;
+        }
+
+        return Rfc3339.TryParse(at, out var t)
+            ? t
+            : throw new OfflineSignerException($"--at: \"{at}\" is not an RFC 3339 time such as 2026-01-31T12:00:00Z");
+    }
+
+    /// <summary>Writes an indented JSON object to stdout.</summary>
+    public static void WriteJson(Action<Utf8JsonWriter> write)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true }))
+        {
+            write(w);
+        }
+
+        stdout.WriteByte((byte)'\n');
+    }
+
+    /// <summary>Writes a verification result as JSON.</summary>
+    public static void WriteResult(Utf8JsonWriter w, string name, VerificationResult? r)
+    {
+        if (r is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+
+        w.WriteStartObject(name);
+        w.WriteString("role", r.Role);
+        w.WriteNumber("threshold", r.Threshold);
+        w.WriteNumber("signed", r.Signers.Count);
+        w.WriteBoolean("verified", r.Verified);
+        w.WriteStartArray("signers");
+        foreach (var k in r.Signers)
+        {
+            w.WriteStringValue(k.KeyId);
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("missing");
+        foreach (var k in r.Missing)
+        {
+            w.WriteStringValue(k.KeyId);
+        }
+
+        w.WriteEndArray();
+        WriteStrings(w, "problems", r.Problems);
+        WriteStrings(w, "warnings", r.Warnings);
+        WriteStrings(w, "ignored_signatures", r.IgnoredSignatures);
+        w.WriteEndObject();
+    }
+
+    public static void WriteStrings(Utf8JsonWriter w, string name, IEnumerable<string> values)
+    {
+        w.WriteStartArray(name);
+        foreach (var v in values)
+        {
+            w.WriteStringValue(v);
+        }
+
+        w.WriteEndArray();
+    }
+
+    public static string Count(VerificationResult r) =>
+        string.Create(CultureInfo.InvariantCulture, $"{r.Signers.Count}/{r.Threshold}");
+}

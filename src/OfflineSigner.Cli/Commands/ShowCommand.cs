@@ -1,0 +1,76 @@
+using System.CommandLine;
+using OfflineSigner.Tuf;
+
+namespace OfflineSigner.Cli.Commands;
+
+/// <summary><c>offline-signer show FILE [--previous FILE]</c>: what an operator reads before signing.</summary>
+internal static class ShowCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("FILE") { Description = "A metadata file" };
+        var previous = new Option<string?>("--previous") { Description = "The previous version of the same role: show every change instead" };
+        var json = new Option<bool>("--json") { Description = "Write the result as JSON" };
+        var cmd = new Command("show", "Describe a metadata document completely, or every change since a previous version of the same role.")
+        {
+            file, previous, json,
+        };
+        cmd.SetAction(p => CommandSupport.Guard(() => Run(p.GetValue(file)!, p.GetValue(previous), p.GetValue(json))));
+        return cmd;
+    }
+
+    private static int Run(string file, string? previousPath, bool json)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var current = CommandSupport.ReadMetadata(file);
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(current.SignedBytes()));
+        if (previousPath is null)
+        {
+            var text = MetadataSummary.Describe(current, now);
+            if (json)
+            {
+                CommandSupport.WriteJson(w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", current.Signed.Type.ToString().ToLowerInvariant());
+                    w.WriteString("dialect", current.Dialect == Dialect.Notary ? "notary" : "tuf");
+                    w.WriteNumber("version", current.Signed.Version);
+                    w.WriteString("expires", Rfc3339.Format(current.Signed.Expires));
+                    w.WriteString("signed_sha256", sha);
+                    w.WriteString("summary", text);
+                    w.WriteEndObject();
+                });
+            }
+            else
+            {
+                Console.Write(text);
+                Console.WriteLine($"  SHA-256 of the signed bytes: {sha}");
+            }
+
+            return ExitCodes.Ok;
+        }
+
+        var previous = CommandSupport.ReadMetadata(previousPath);
+        var changes = MetadataSummary.Changes(previous, current);
+        if (json)
+        {
+            CommandSupport.WriteJson(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("type", current.Signed.Type.ToString().ToLowerInvariant());
+                w.WriteNumber("from_version", previous.Signed.Version);
+                w.WriteNumber("to_version", current.Signed.Version);
+                w.WriteString("signed_sha256", sha);
+                CommandSupport.WriteStrings(w, "changes", changes);
+                w.WriteEndObject();
+            });
+        }
+        else
+        {
+            Console.Write(MetadataSummary.DescribeChanges(previous, current));
+            Console.WriteLine($"  SHA-256 of the new signed bytes: {sha}");
+        }
+
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Security.Cryptography;
+using OfflineSigner.Signing;
+using OfflineSigner.Tuf;
+using OfflineSigner.Tuf.Json;
+
+namespace OfflineSigner.Cli.Repositories;
+
+/// <summary>
+/// The current metadata of one repository, in either dialect, with the book-keeping a writer needs:
+/// snapshot and timestamp entries derived from the exact bytes that will be published.
+/// </summary>
+internal sealed class RepositoryState
+{
+    public RepositoryState(Dialect dialect) => Dialect = dialect;
+
+    public Dialect Dialect { get; }
+
+    /// <summary>Every root version, oldest first (all are published: clients walk them).</summary>
+    public List<Metadata<Root>> Roots { get; } = [];
+
+    public Metadata<Root> Root => Roots[^1];
+
+    public Metadata<Targets>? Targets { get; set; }
+
+    /// <summary>Delegated targets roles by name.</summary>
+    public SortedDictionary<string, Metadata<Targets>> Delegated { get; } = new(StringComparer.Ordinal);
+
+    public Metadata<Snapshot>? Snapshot { get; set; }
+
+    public Metadata<Timestamp>? Timestamp { get; set; }
+
+    /// <summary>Target files (path to content) kept beside the metadata.</summary>
+    public SortedDictionary<string, byte[]> TargetContents { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The bytes a role is published as.</summary>
+    public static byte[] FileBytes<T>(Metadata<T> md)
+        where T : Signed => md.ToBytes();
+
+    /// <summary>Rebuilds the snapshot's entries from the current targets roles (and root, for notary), bumping its version.</summary>
+    public void RefreshSnapshot(DateTimeOffset expires)
+    {
+        var snapshot = Snapshot?.Signed ?? Tuf.Snapshot.Create(Dialect, expires);
+        if (Snapshot is not null)
+        {
+            snapshot.SetVersion(snapshot.Version + 1);
+        }
+
+        snapshot.SetExpires(expires);
+        var entries = new List<(string Name, JsonObject Entry)>();
+        if (Dialect == Dialect.Notary)
+        {
+            entries.Add(("root", HashEntry(FileBytes(Root), version: null)));
+            entries.Add(("targets", HashEntry(FileBytes(Targets!), version: null)));
+            entries.AddRange(Delegated.Select(d => (d.Key, HashEntry(FileBytes(d.Value), version: null))));
+        }
+        else
+        {
+            entries.Add(("targets.json", new JsonObject { { "version", Targets!.Signed.Version } }));
+            entries.AddRange(Delegated.Select(d => (d.Key + ".json", new JsonObject { { "version", d.Value.Signed.Version } })));
+        }
+
+        foreach (var name in snapshot.Meta.Keys.ToList())
+        {
+            if (entries.All(e => e.Name != name))
+            {
+                snapshot.Json["meta"].As<JsonObject>().Remove(name);
+            }
+        }
+
+        foreach (var (name, entry) in entries)
+        {
+            snapshot.SetMeta(name, entry);
+        }
+
+        Snapshot = Metadata<Snapshot>.Create(snapshot);
+    }
+
+    /// <summary>Points the timestamp at the current snapshot bytes, bumping its version.</summary>
+    public void RefreshTimestamp(DateTimeOffset expires)
+    {
+        var entry = HashEntry(FileBytes(Snapshot!), Dialect == Dialect.Notary ? null : Snapshot!.Signed.Version);
+        Timestamp ts;
+        if (Timestamp is null)
+        {
+            ts = Tuf.Timestamp.Create(Dialect, expires, entry);
+        }
+        else
+        {
+            ts = Timestamp.Signed;
+            ts.SetVersion(ts.Version + 1);
+            ts.SetExpires(expires);
+            ts.SetSnapshotMeta(entry);
+        }
+
+        Timestamp = Metadata<Timestamp>.Create(ts);
+    }
+
+    /// <summary>A snapshot/timestamp entry for published bytes: length and hashes in the dialect's encoding.</summary>
+    public JsonObject HashEntry(byte[] bytes, long? version)
+    {
+        var entry = new JsonObject();
+        if (version is long v)
+        {
+            entry.Add("version", v);
+        }
+
+        entry.Add("length", bytes.LongLength);
+        var hashes = new JsonObject();
+        if (Dialect == Dialect.Notary)
+        {
+            hashes.Add("sha256", Convert.ToBase64String(SHA256.HashData(bytes)));
+            hashes.Add("sha512", Convert.ToBase64String(SHA512.HashData(bytes)));
+        }
+        else
+        {
+            hashes.Add("sha256", Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        }
+
+        entry.Add("hashes", hashes);
+        return entry;
+    }
+
+    /// <summary>Hashes of a target file in the dialect's encoding.</summary>
+    public Dictionary<string, string> TargetHashes(byte[] content) => Dialect == Dialect.Notary
+        ? new() { ["sha256"] = Convert.ToBase64String(SHA256.HashData(content)), ["sha512"] = Convert.ToBase64String(SHA512.HashData(content)) }
+        : new() { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(content)) };
+
+    /// <summary>
+    /// Writes a TUF specification repository laid out as python-tuf and tuf-on-ci do, with consistent snapshots:
+    /// metadata/N.root.json (every version) and root.json, VERSION.ROLE.json for targets, delegated roles and
+    /// snapshot, timestamp.json, and targets/HASH.NAME. Files only ever added are written first and the timestamp
+    /// last, each atomically, so a client never sees a timestamp that points at something missing.
+    /// </summary>
+    public void WriteTufDirectory(string dir)
+    {
+        var meta = Path.Combine(dir, "metadata");
+        var targetsDir = Path.Combine(dir, "targets");
+        foreach (var (path, content) in TargetContents)
+        {
+            var hash = Convert.ToHexStringLower(SHA256.HashData(content));
+            var name = Path.Combine(targetsDir, Path.GetDirectoryName(path) ?? string.Empty, hash + "." + Path.GetFileName(path));
+            if (!File.Exists(name))
+            {
+                AtomicFile.Write(name, content);
+            }
+        }
+
+        foreach (var r in Roots)
+        {
+            var name = Path.Combine(meta, $"{r.Signed.Version}.root.json");
+            if (!File.Exists(name))
+            {
+                AtomicFile.Write(name, FileBytes(r));
+            }
+        }
+
+        AtomicFile.Write(Path.Combine(meta, $"{Targets!.Signed.Version}.targets.json"), FileBytes(Targets));
+        foreach (var (role, md) in Delegated)
+        {
+            AtomicFile.Write(Path.Combine(meta, $"{md.Signed.Version}.{role}.json"), FileBytes(md));
+        }
+
+        AtomicFile.Write(Path.Combine(meta, $"{Snapshot!.Signed.Version}.snapshot.json"), FileBytes(Snapshot));
+        AtomicFile.Write(Path.Combine(meta, "timestamp.json"), FileBytes(Timestamp!));
+        AtomicFile.Write(Path.Combine(meta, "root.json"), FileBytes(Root));
+    }
+
+    /// <summary>Writes notary's layout: root.json (and N.root.json), targets.json, targets/NAME.json, snapshot.json, timestamp.json.</summary>
+    public void WriteNotaryDirectory(string dir)
+    {
+        foreach (var r in Roots)
+        {
+            AtomicFile.Write(Path.Combine(dir, $"{r.Signed.Version}.root.json"), FileBytes(r));
+        }
+
+        AtomicFile.Write(Path.Combine(dir, "root.json"), FileBytes(Root));
+        AtomicFile.Write(Path.Combine(dir, "targets.json"), FileBytes(Targets!));
+        foreach (var (role, md) in Delegated)
+        {
+            AtomicFile.Write(Path.Combine(dir, role + ".json"), FileBytes(md));
+        }
+
+        AtomicFile.Write(Path.Combine(dir, "snapshot.json"), FileBytes(Snapshot!));
+        AtomicFile.Write(Path.Combine(dir, "timestamp.json"), FileBytes(Timestamp!));
+    }
+}
+
+/// <summary>Signing a document with a key signer: sign the canonical bytes, verify, attach.</summary>
+internal static class MetadataSigning
+{
+    /// <summary>Signs <paramref name="metadata"/> with <paramref name="signer"/> as the key <paramref name="key"/> lists it.</summary>
+    public static void SignWith<T>(this Metadata<T> metadata, IKeySigner signer, Key key)
+        where T : Signed
+    {
+        var message = metadata.SignedBytes();
+        var (sig, method) = MetadataSigner.Sign(signer, metadata.Dialect, key.Json, message);
+        metadata.AddSignature(Signature.Create(key.KeyId, sig, method, metadata.Dialect));
+    }
+}
+
+internal static class JsonNodeExtensions
+{
+    public static T As<T>(this JsonNode node)
+        where T : JsonNode => (T)node;
+}
