@@ -196,7 +196,17 @@ public sealed class Pkcs11Token : IDisposable
             // Modules such as SoftHSM only notice a token that was removed, restored or re-created when re-initialized.
             _module.Reinitialize(generation);
             unreadable.Clear();
-            slot = _module.FindToken(Options.Token, unreadable);
+            try
+            {
+                slot = _module.FindToken(Options.Token, unreadable);
+            }
+            catch (Pkcs11Exception e)
+            {
+                throw new Pkcs11TokenException(
+                    $"{Options.Token} cannot be looked for: module {_module.Path} cannot list its slots ({e.Message}); "
+                    + "for smart-card modules check that pcscd runs and the reader is attached",
+                    e);
+            }
         }
 
         if (slot is null)
