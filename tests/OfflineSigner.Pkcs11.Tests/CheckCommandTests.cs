@@ -22,6 +22,7 @@ public sealed class CheckCommandTests
         var (code, stdout, stderr) = RunInProcess(config, selfTest: true);
         Assert.True(code == CheckCommand.Ok, stdout + stderr);
         Assert.Contains("token: label 'signer'", stdout, StringComparison.Ordinal);
+        Assert.Contains("token present: label 'signer'", stdout, StringComparison.Ordinal);
         Assert.Contains("keys on the token: 2", stdout, StringComparison.Ordinal);
         Assert.Contains("key root: EcdsaP256", stdout, StringComparison.Ordinal);
         Assert.Contains("key targets: Ed25519", stdout, StringComparison.Ordinal);
@@ -56,9 +57,11 @@ public sealed class CheckCommandTests
         hsm.Activate();
         var wrong = hsm.WritePinFile("wrong.pin", "424242");
 
-        var (code, _, stderr) = RunInProcess(WriteConfig(hsm, "absent", hsm.UserPinFile, ("k", "pkcs11:id=%01")), selfTest: false);
+        var (code, stdout, stderr) = RunInProcess(WriteConfig(hsm, "absent", hsm.UserPinFile, ("k", "pkcs11:id=%01")), selfTest: false);
         Assert.Equal(CheckCommand.Problems, code);
         Assert.Contains("token label 'absent' is not present", stderr, StringComparison.Ordinal);
+        Assert.Contains("token present: label 'present'", stdout, StringComparison.Ordinal);
+        Assert.Contains("token present: label 'lockedtoken'", stdout, StringComparison.Ordinal);
 
         (code, _, stderr) = RunInProcess(WriteConfig(hsm, "present", wrong, ("k", "pkcs11:id=%01")), selfTest: false);
         Assert.Equal(CheckCommand.Problems, code);

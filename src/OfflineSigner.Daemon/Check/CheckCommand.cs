@@ -62,6 +62,20 @@ internal static class CheckCommand
         catch (SigningException e)
         {
             error.WriteLine($"error: {prefix}: {e.Message}");
+            if (e is Pkcs11TokenException and not Pkcs11PinException)
+            {
+                // Show what is there: the usual cause is a label or serial that differs from the configuration.
+                try
+                {
+                    using var module = Pkcs11Module.Load(backend.Module!);
+                    ListTokens(module, output);
+                }
+                catch (SigningException listing)
+                {
+                    output.WriteLine($"  (cannot list the module's tokens: {listing.Message})");
+                }
+            }
+
             return 1;
         }
 
@@ -70,6 +84,7 @@ internal static class CheckCommand
             var info = token.Info!;
             var library = token.Module.GetInfo();
             output.WriteLine($"  module: {library.ManufacturerId} {library.LibraryDescription} {library.LibraryVersion} (Cryptoki {library.CryptokiVersion})");
+            ListTokens(token.Module, output);
             output.WriteLine($"  token: label '{info.Label}' serial {info.SerialNumber} model {info.Model} ({info.ManufacturerId}); PIN: {Pkcs11TokenInfo.Describe(info.UserPinStatus)}");
 
             var problems = ListKeys(token, prefix, output, error);
@@ -79,6 +94,25 @@ internal static class CheckCommand
             }
 
             return problems;
+        }
+    }
+
+    private static void ListTokens(Pkcs11Module module, TextWriter output)
+    {
+        foreach (var slot in module.GetSlotList(tokenPresent: true))
+        {
+            try
+            {
+                var t = slot.GetTokenInfo();
+                if (t.TokenInitialized)
+                {
+                    output.WriteLine($"  token present: label '{t.Label}' serial {t.SerialNumber} model {t.Model}");
+                }
+            }
+            catch (Pkcs11Exception e)
+            {
+                output.WriteLine($"  slot {slot.SlotId}: token cannot be read: {e.Message}");
+            }
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace OfflineSigner.Pkcs11.Interop;
 
 /// <summary>
@@ -15,7 +13,7 @@ internal sealed unsafe class Pkcs11ModuleCore
     private bool _ownsInitialization;
     private long _generation;
 
-    public Pkcs11ModuleCore(string path, nint library, Pkcs11FunctionList functions)
+    public Pkcs11ModuleCore(string path, SafeLibraryHandle library, Pkcs11FunctionList functions)
     {
         Path = path;
         Library = library;
@@ -24,7 +22,8 @@ internal sealed unsafe class Pkcs11ModuleCore
 
     public string Path { get; }
 
-    public nint Library { get; }
+    /// <summary>The loaded library; never released once the module loaded (vendor modules may not survive unloading).</summary>
+    public SafeLibraryHandle Library { get; }
 
     public Pkcs11FunctionList Functions { get; }
 
@@ -241,10 +240,10 @@ internal static unsafe class Pkcs11ModuleRegistry
             throw new Pkcs11ModuleException($"PKCS#11 module {fullPath} does not exist");
         }
 
-        nint library;
+        SafeLibraryHandle library;
         try
         {
-            library = NativeLibrary.Load(fullPath);
+            library = SafeLibraryHandle.Load(fullPath);
         }
         catch (DllNotFoundException e)
         {
@@ -255,39 +254,34 @@ internal static unsafe class Pkcs11ModuleRegistry
             throw new Pkcs11ModuleException($"{fullPath} is not a shared library for this platform: {e.Message}", e);
         }
 
-        if (!NativeLibrary.TryGetExport(library, "C_GetFunctionList", out var getFunctionList))
-        {
-            NativeLibrary.Free(library);
-            throw new Pkcs11ModuleException($"{fullPath} is not a PKCS#11 module: it exports no C_GetFunctionList");
-        }
-
-        nint table = 0;
-        var rv = ((delegate* unmanaged<nint*, CkUlong>)getFunctionList)(&table);
-        if (rv != Ckr.Ok || table == 0)
-        {
-            NativeLibrary.Free(library);
-            throw new Pkcs11ModuleException(
-                $"{fullPath} is not a usable PKCS#11 module: C_GetFunctionList returned {Pkcs11Exception.NameOf(rv)}");
-        }
-
-        Pkcs11FunctionList functions;
         try
         {
-            functions = Pkcs11FunctionList.FromTable(table);
+            if (!library.TryGetExport("C_GetFunctionList", out var getFunctionList))
+            {
+                throw new Pkcs11ModuleException($"{fullPath} is not a PKCS#11 module: it exports no C_GetFunctionList");
+            }
+
+            nint table = 0;
+            var rv = ((delegate* unmanaged<nint*, CkUlong>)getFunctionList)(&table);
+            if (rv != Ckr.Ok || table == 0)
+            {
+                throw new Pkcs11ModuleException(
+                    $"{fullPath} is not a usable PKCS#11 module: C_GetFunctionList returned {Pkcs11Exception.NameOf(rv)}");
+            }
+
+            var functions = Pkcs11FunctionList.FromTable(table);
+            if (functions.Version.Major < 2)
+            {
+                throw new Pkcs11ModuleException(
+                    $"{fullPath} reports Cryptoki {functions.Version.Major}.{functions.Version.Minor}; version 2.x or later is required");
+            }
+
+            return new Pkcs11ModuleCore(fullPath, library, functions);
         }
-        catch (Pkcs11ModuleException)
+        catch
         {
-            NativeLibrary.Free(library);
+            library.Dispose();
             throw;
         }
-
-        if (functions.Version.Major < 2)
-        {
-            NativeLibrary.Free(library);
-            throw new Pkcs11ModuleException(
-                $"{fullPath} reports Cryptoki {functions.Version.Major}.{functions.Version.Minor}; version 2.x or later is required");
-        }
-
-        return new Pkcs11ModuleCore(fullPath, library, functions);
     }
 }
