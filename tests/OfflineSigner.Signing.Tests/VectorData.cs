@@ -35,12 +35,16 @@ internal static class VectorData
         }
     }
 
-    public static bool Verify(JsonObject keyObject, Dialect dialect, string? method, byte[] message, byte[] signature)
+    public static bool Verify(JsonObject keyObject, Dialect dialect, string? method, byte[] message, byte[] signature) =>
+        Verifier(keyObject, dialect)(method, message, signature);
+
+    /// <summary>Decodes the key once and returns a function that verifies with it.</summary>
+    public static Func<string?, byte[], byte[], bool> Verifier(JsonObject keyObject, Dialect dialect)
     {
         var key = KeyFormats.Decode(keyObject, dialect, "$.key");
         var keyType = ((JsonString)keyObject["keytype"]).Value;
         var scheme = keyObject.TryGetValue("scheme", out var s) ? ((JsonString)s).Value : null;
-        return SignatureVerifier.Verify(key, dialect, keyType, scheme, method, message, signature);
+        return (method, message, signature) => SignatureVerifier.Verify(key, dialect, keyType, scheme, method, message, signature);
     }
 
     public static string SigstoreRoot(int version) =>
