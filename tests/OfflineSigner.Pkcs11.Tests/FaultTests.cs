@@ -38,9 +38,9 @@ public sealed class FaultTests
         using var hsm = SoftHsmSandbox.Create("loop");
         var log = Path.Combine(hsm.Dir, "spy.log");
         hsm.Activate();
-        Pkcs11Spy.Activate(log);
+        var spy = Pkcs11Spy.Activate(hsm, log);
         var pinFile = hsm.WritePinFile("changing.pin", SoftHsmSandbox.UserPin);
-        using var token = Pkcs11Token.Open(new Pkcs11TokenOptions(Pkcs11Spy.ModulePath, TokenSelector.ByLabel("loop"), new FilePinSource(pinFile)));
+        using var token = Pkcs11Token.Open(new Pkcs11TokenOptions(spy, TokenSelector.ByLabel("loop"), new FilePinSource(pinFile)));
         using var signer = Pkcs11KeyGenerator.Generate(token, KeyAlgorithm.EcdsaP256, "k", [0x01]);
         Assert.Equal(1, Pkcs11Spy.Count(log, "C_Login"));
 
@@ -73,13 +73,14 @@ public sealed class FaultTests
         TokenObjectFile.AddFlags(hsm.TokenDirectoryOf("locked"), Ckf.UserPinLocked);
         var log = Path.Combine(hsm.Dir, "spy.log");
         hsm.Activate();
-        Pkcs11Spy.Activate(log);
+        var spy = Pkcs11Spy.Activate(hsm, log);
 
         var e = Assert.Throws<Pkcs11PinException>(() => Pkcs11Token.Open(
-            new Pkcs11TokenOptions(Pkcs11Spy.ModulePath, TokenSelector.ByLabel("locked"), new FilePinSource(hsm.UserPinFile))));
+            new Pkcs11TokenOptions(spy, TokenSelector.ByLabel("locked"), new FilePinSource(hsm.UserPinFile))));
         Assert.Equal(PinRetryStatus.Locked, e.Status);
         Assert.Contains("the user PIN is locked", e.Message, StringComparison.Ordinal);
         Assert.Contains("no login attempted", e.Message, StringComparison.Ordinal);
+        Assert.True(Pkcs11Spy.Count(log, "C_GetTokenInfo") > 0, "the spy logged nothing");
         Assert.Equal(0, Pkcs11Spy.Count(log, "C_Login"));
     }
 

@@ -214,6 +214,15 @@ internal static unsafe class Pkcs11ModuleRegistry
         }
     }
 
+    /// <summary>The paths of the modules initialized in this process (for tests and diagnostics).</summary>
+    public static IReadOnlyList<string> InitializedModules()
+    {
+        lock (Gate)
+        {
+            return [.. Modules.Where(kv => kv.Value.References > 0).Select(kv => kv.Key)];
+        }
+    }
+
     public static void Release(Pkcs11ModuleCore core)
     {
         lock (Gate)

@@ -109,8 +109,7 @@ internal sealed class SoftHsmSandbox : IDisposable
     /// <summary>Points this process at the sandbox. No SoftHSM module may be initialized at this time.</summary>
     public void Activate()
     {
-        Assert.False(Pkcs11ModuleRegistry.IsInitialized(ModulePath), "a previous test left SoftHSM initialized");
-        Assert.False(Pkcs11ModuleRegistry.IsInitialized(Pkcs11Spy.ModulePath), "a previous test left pkcs11-spy initialized");
+        Assert.Empty(Pkcs11ModuleRegistry.InitializedModules());
         NativeEnvironment.Set("SOFTHSM2_CONF", ConfPath);
     }
 
@@ -146,18 +145,25 @@ internal static partial class NativeEnvironment
 /// <summary>OpenSC's pkcs11-spy: a module that logs every call and forwards to the real one.</summary>
 internal static class Pkcs11Spy
 {
-    public const string ModulePath = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
+    public const string InstalledPath = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
 
-    /// <summary>Routes the spy to SoftHSM, logging to <paramref name="logFile"/>; skips when the spy is not installed.</summary>
-    public static void Activate(string logFile)
+    /// <summary>
+    /// Routes a private copy of the spy to SoftHSM, logging to <paramref name="logFile"/>, and returns the copy's path.
+    /// The spy reads its environment once per loaded instance, so each test loads its own copy (a different file is a
+    /// different instance for the dynamic loader; SoftHSM behind it stays one instance). Skips when the spy is missing.
+    /// </summary>
+    public static string Activate(SoftHsmSandbox sandbox, string logFile)
     {
-        if (!File.Exists(ModulePath))
+        if (!File.Exists(InstalledPath))
         {
-            Assert.Skip($"{ModulePath} is not installed (Debian package opensc-pkcs11)");
+            Assert.Skip($"{InstalledPath} is not installed (Debian package opensc-pkcs11)");
         }
 
+        var copy = Path.Combine(sandbox.Dir, "pkcs11-spy.so");
+        File.Copy(InstalledPath, copy, overwrite: true);
         NativeEnvironment.Set("PKCS11SPY", SoftHsmSandbox.ModulePath);
         NativeEnvironment.Set("PKCS11SPY_OUTPUT", logFile);
+        return copy;
     }
 
     /// <summary>How many times the log shows a call of <paramref name="function"/>.</summary>
