@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using OfflineSigner.Signing;
 using OfflineSigner.Tuf;
@@ -32,9 +33,80 @@ internal sealed class RepositoryState
     /// <summary>Target files (path to content) kept beside the metadata.</summary>
     public SortedDictionary<string, byte[]> TargetContents { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>The bytes a role is published as.</summary>
+    /// <summary>
+    /// The bytes a role is published as. Notary documents are written exactly as notary's Go code marshals them:
+    /// <c>{"signed":CANONICAL,"signatures":[{"keyid","method","sig"}]}</c>, in that field order. notary-server
+    /// re-serializes a stored snapshot that way when it makes a timestamp and then looks the snapshot up by the
+    /// SHA-256 of those bytes; with any other layout (sorted keys put "signatures" first) the lookup fails and the
+    /// server serves no timestamp at all.
+    /// </summary>
     public static byte[] FileBytes<T>(Metadata<T> md)
-        where T : Signed => md.ToBytes();
+        where T : Signed
+    {
+        ArgumentNullException.ThrowIfNull(md);
+        return md.Dialect == Dialect.Notary ? NotaryWireBytes(md) : md.ToBytes();
+    }
+
+    private static byte[] NotaryWireBytes<T>(Metadata<T> md)
+        where T : Signed
+    {
+        if (md.UnrecognizedFields.Count > 0)
+        {
+            throw new MetadataFormatException("$", "notary documents have no top-level fields besides signed and signatures");
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        void Write(ReadOnlySpan<byte> bytes) => buffer.Write(bytes);
+        Write("{\"signed\":"u8);
+        WriteGoEscaped(buffer, md.SignedBytes());
+        Write(",\"signatures\":["u8);
+        for (var i = 0; i < md.Signatures.Count; i++)
+        {
+            // Go writes struct fields in declaration order (keyid, method, sig), not sorted.
+            var sig = md.Signatures[i];
+            Write(i == 0 ? "{\"keyid\":"u8 : ",{\"keyid\":"u8);
+            Write(JsonText.Serialize((JsonNode)sig.KeyId));
+            Write(",\"method\":"u8);
+            Write(JsonText.Serialize((JsonNode)(sig.Method ?? string.Empty)));
+            Write(",\"sig\":"u8);
+            Write(JsonText.Serialize((JsonNode)Convert.ToBase64String(sig.Value)));
+            Write("}"u8);
+        }
+
+        Write("]}"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    // Go's json.Marshal compacts a RawMessage with HTML escaping: < > & and U+2028, U+2029 become \u escapes. In
+    // canonical JSON these can only occur inside strings, so a byte-level replacement is exact.
+    private static void WriteGoEscaped(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> canonical)
+    {
+        for (var i = 0; i < canonical.Length; i++)
+        {
+            var b = canonical[i];
+            ReadOnlySpan<byte> escape = b switch
+            {
+                (byte)'<' => "\\u003c"u8,
+                (byte)'>' => "\\u003e"u8,
+                (byte)'&' => "\\u0026"u8,
+                0xE2 when i + 2 < canonical.Length && canonical[i + 1] == 0x80 && canonical[i + 2] is 0xA8 or 0xA9 =>
+                    canonical[i + 2] == 0xA8 ? "\\u2028"u8 : "\\u2029"u8,
+                _ => default,
+            };
+            if (escape.IsEmpty)
+            {
+                output.Write([b]);
+            }
+            else
+            {
+                output.Write(escape);
+                if (b == 0xE2)
+                {
+                    i += 2;
+                }
+            }
+        }
+    }
 
     /// <summary>Rebuilds the snapshot's entries from the current targets roles (and root, for notary), bumping its version.</summary>
     public void RefreshSnapshot(DateTimeOffset expires)
