@@ -228,4 +228,78 @@ public sealed class FaultTests
         Assert.Equal(64, ec.Sign("after"u8, HashAlgorithmName.SHA256).Length);
         Assert.Equal(64, ed.Sign("after"u8, HashAlgorithmName.SHA256).Length);
     }
+
+    [Fact]
+    public async Task A_token_that_comes_and_goes_does_not_disturb_another_token_on_the_same_module()
+    {
+        using var hsm = SoftHsmSandbox.Create("steady", "flaky");
+        hsm.Activate();
+        using var steady = Pkcs11Token.Open(hsm.Options("steady"));
+        using var flaky = Pkcs11Token.Open(hsm.Options("flaky"));
+        using var steadyKey = Pkcs11KeyGenerator.Generate(steady, KeyAlgorithm.EcdsaP256, "s", [0x01]);
+        using var flakyKey = Pkcs11KeyGenerator.Generate(flaky, KeyAlgorithm.EcdsaP256, "f", [0x01]);
+        var generationBefore = steady.Module.Generation;
+
+        var dir = hsm.TokenDirectoryOf("flaky");
+        var aside = Path.Combine(hsm.Dir, "aside");
+        var ct = TestContext.Current.CancellationToken;
+        using var stop = new CancellationTokenSource();
+        var steadySignatures = 0;
+        var steadyWorker = Task.Run(
+            () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    // Every call must succeed: the other token's recovery re-initializes the module under it.
+                    Assert.Equal(64, steadyKey.Sign("steady"u8, HashAlgorithmName.SHA256).Length);
+                    Interlocked.Increment(ref steadySignatures);
+                }
+            },
+            ct);
+
+        Directory.Move(dir, aside);
+        var errors = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            try
+            {
+                flakyKey.Sign("flaky"u8, HashAlgorithmName.SHA256);
+            }
+            catch (SigningException e) when (e is Pkcs11TokenException or Pkcs11KeyException)
+            {
+                errors++;
+            }
+
+            await Task.Delay(20, ct);
+        }
+
+        Directory.Move(aside, dir);
+        Assert.Equal(64, flakyKey.Sign("flaky"u8, HashAlgorithmName.SHA256).Length);
+        await Task.Delay(100, ct);
+        await stop.CancelAsync();
+        await steadyWorker;
+
+        Assert.True(errors > 0, "the removed token was not noticed");
+        Assert.True(steady.Module.Generation > generationBefore, "the module was never re-initialized");
+        Assert.True(steadySignatures > 10, $"only {steadySignatures} signatures on the steady token");
+        Assert.True(steady.Recoveries >= 1, "the steady token never had to reconnect");
+    }
+
+    [Fact]
+    public void Ed25519_verification_on_the_token_rejects_a_tampered_signature()
+    {
+        using var hsm = SoftHsmSandbox.Create("ed");
+        hsm.Activate();
+        using var token = Pkcs11Token.Open(hsm.Options("ed"));
+        using var signer = Pkcs11KeyGenerator.Generate(token, KeyAlgorithm.Ed25519, "ed", [0x05]);
+        var message = "ed25519 message"u8.ToArray();
+        var signature = signer.Sign(message, HashAlgorithmName.SHA256);
+        var publicKey = signer.KeyInfo.PublicKeyHandle;
+        Assert.True(token.Run(s => s.Verify(Pkcs11Mechanism.Eddsa, publicKey, message, signature)));
+        signature[10] ^= 0x40;
+        Assert.False(token.Run(s => s.Verify(Pkcs11Mechanism.Eddsa, publicKey, message, signature)));
+        signature[10] ^= 0x40;
+        message[0] ^= 1;
+        Assert.False(token.Run(s => s.Verify(Pkcs11Mechanism.Eddsa, publicKey, message, signature)));
+    }
 }
