@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""securesystemslib's side of TufBench, on the files TufBench generated.
+
+    securesystemslib_bench.py time FILE ITERATIONS WARMUP
+    securesystemslib_bench.py memory FILE
+
+Operations (every one starts from the file's bytes in memory):
+  canonicalize        encode_canonical of the signed part of a document parsed beforehand, as UTF-8 bytes
+  parse+canonicalize  json.loads of the whole document, then the same
+Prints one JSON line in TufBench's result shape. memory: one parse+canonicalize in a fresh process,
+ru_maxrss as the peak.
+"""
+import gc
+import json
+import os
+import resource
+import sys
+import time
+
+from securesystemslib.formats import encode_canonical
+
+
+def canonical_bytes(signed):
+    return encode_canonical(signed).encode("utf-8")
+
+
+def measure(iterations, warmup, action):
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(iterations):
+        gc.collect()
+        start = time.perf_counter()
+        action()
+        samples.append(round((time.perf_counter() - start) * 1000, 3))
+    return samples
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    with open(path, "rb") as f:
+        data = f.read()
+    result = {"impl": "securesystemslib", "workload": os.path.splitext(os.path.basename(path))[0], "file_bytes": len(data)}
+    if mode == "time":
+        iterations, warmup = int(sys.argv[3]), int(sys.argv[4])
+        signed = json.loads(data)["signed"]
+        result["ops_ms"] = {
+            "canonicalize": measure(iterations, warmup, lambda: canonical_bytes(signed)),
+            "parse+canonicalize": measure(iterations, warmup, lambda: canonical_bytes(json.loads(data)["signed"])),
+        }
+    else:
+        baseline = peak_rss_bytes()
+        canonical_bytes(json.loads(data)["signed"])
+        result["ops_ms"] = {}
+        result["peak_rss_bytes"] = peak_rss_bytes()
+        result["baseline_rss_bytes"] = baseline
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

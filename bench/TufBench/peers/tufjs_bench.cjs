@@ -1,0 +1,89 @@
+// tuf-js's side of TufBench, on the files TufBench generated, with the npm packages of tests/peers.
+//
+//   node tufjs_bench.cjs PEERS_DIR time FILE ROLE DELEGATOR ITERATIONS WARMUP
+//   node tufjs_bench.cjs PEERS_DIR verify FILE ROLE DELEGATOR ITERATIONS WARMUP
+//   node tufjs_bench.cjs PEERS_DIR memory FILE ROLE DELEGATOR
+//
+// Operations (every one starts from the file's bytes in memory):
+//   canonicalize        @tufjs/canonical-json canonicalize of the signed part of a document parsed beforehand, as a Buffer
+//   parse+canonicalize  JSON.parse of the whole document (UTF-8 decoding included), then the same
+//   verify-json         JSON.parse, then the delegating role's Key.verifySignature (tuf-js's own canonicalize +
+//                       crypto.verify) on the parsed JSON, without building the metadata model
+//   verify              (own mode) JSON.parse + Metadata.fromJSON + the delegator's verifyDelegate: tuf-js's full
+//                       path. Run separately because the model's fromJSON grows quadratically with the number of
+//                       targets and roles; TufBench stops it after a time limit.
+// Prints one JSON line in TufBench's result shape. memory: one full verify in a fresh process, maxRSS as the peak.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { createRequire } = require('module');
+
+const [peersDir, mode, file, role, delegatorFile] = process.argv.slice(2);
+const peerRequire = createRequire(path.join(path.resolve(peersDir), 'package.json'));
+const { Metadata } = peerRequire('@tufjs/models');
+const { canonicalize } = peerRequire('@tufjs/canonical-json');
+
+const data = fs.readFileSync(file);
+const delegator = Metadata.fromJSON('targets', JSON.parse(fs.readFileSync(delegatorFile, 'utf8')));
+
+function parse(bytes) {
+  return JSON.parse(bytes.toString('utf8'));
+}
+
+function verifyFull(bytes) {
+  const metadata = Metadata.fromJSON('targets', parse(bytes));
+  delegator.verifyDelegate(role, metadata);
+}
+
+// The library's signature check on plain JSON: a stand-in with the two members Key.verifySignature reads.
+function verifyJson(bytes) {
+  const doc = parse(bytes);
+  const signatures = {};
+  for (const s of doc.signatures) {
+    signatures[s.keyid] = s;
+  }
+  const stand = { signed: { toJSON: () => doc.signed }, signatures };
+  const roleInfo = delegator.signed.delegations.roles[role];
+  let valid = 0;
+  for (const keyID of roleInfo.keyIDs) {
+    delegator.signed.delegations.keys[keyID].verifySignature(stand);
+    valid++;
+  }
+  if (valid < roleInfo.threshold) {
+    throw new Error('threshold not met');
+  }
+}
+
+function measure(iterations, warmup, action) {
+  for (let i = 0; i < warmup; i++) {
+    action();
+  }
+  const samples = [];
+  for (let i = 0; i < iterations; i++) {
+    if (global.gc) {
+      global.gc();
+    }
+    const start = process.hrtime.bigint();
+    action();
+    samples.push(Math.round(Number(process.hrtime.bigint() - start) / 1000) / 1000);
+  }
+  return samples;
+}
+
+const result = { impl: 'tuf-js', workload: path.basename(file, '.json'), file_bytes: data.length, ops_ms: {} };
+if (mode === 'time') {
+  const [iterations, warmup] = process.argv.slice(7).map(Number);
+  const signed = parse(data).signed;
+  result.ops_ms['canonicalize'] = measure(iterations, warmup, () => Buffer.from(canonicalize(signed)));
+  result.ops_ms['parse+canonicalize'] = measure(iterations, warmup, () => Buffer.from(canonicalize(parse(data).signed)));
+  result.ops_ms['verify-json'] = measure(iterations, warmup, () => verifyJson(data));
+} else if (mode === 'verify') {
+  const [iterations, warmup] = process.argv.slice(7).map(Number);
+  result.ops_ms['verify'] = measure(iterations, warmup, () => verifyFull(data));
+} else {
+  const baseline = process.resourceUsage().maxRSS * 1024;
+  verifyJson(data);
+  result.peak_rss_bytes = process.resourceUsage().maxRSS * 1024;
+  result.baseline_rss_bytes = baseline;
+}
+console.log(JSON.stringify(result));
