@@ -125,6 +125,7 @@ public sealed class KeyFormatTests
         var point = p256.ExportParameters(false).Q;
         var offCurve = "04" + Convert.ToHexStringLower(point.X!) + Convert.ToHexStringLower(point.X!);
         var compressed = "02" + Convert.ToHexStringLower(point.X!);
+        var onCurve = "04" + Convert.ToHexStringLower(point.X!) + Convert.ToHexStringLower(point.Y!);
         const string Spec = "ed25519";
         var hex32 = new string('a', 64);
 
@@ -156,7 +157,8 @@ public sealed class KeyFormatTests
             { "{\"keytype\":\"ecdsa\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"-----BEGIN PUBLIC KEY-----\\nnot base64!\\n-----END PUBLIC KEY-----\\n\"}}", Dialect.TufSpecification, ".keyval.public", "PEM" },
             { "{\"keytype\":\"ecdsa\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}}", Dialect.TufSpecification, ".keyval.public", "SubjectPublicKeyInfo" },
             { "{\"keytype\":\"ecdsa\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":" + privatePem + "}}", Dialect.TufSpecification, ".keyval.public", "PUBLIC KEY" },
-            { "{\"keytype\":\"ecdsa\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"xyz\"}}", Dialect.TufSpecification, ".keyval.public", "neither a PEM" },
+            { "{\"keytype\":\"ecdsa-sha2-nistp256\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"xyz\"}}", Dialect.TufSpecification, ".keyval.public", "neither a PEM" },
+            { "{\"keytype\":\"ecdsa\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"" + onCurve + "\"}}", Dialect.TufSpecification, ".keyval.public", "legacy key types" },
             { "{\"keytype\":\"ecdsa-sha2-nistp256\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"" + offCurve + "\"}}", Dialect.TufSpecification, ".keyval.public", "hex EC point" },
             { "{\"keytype\":\"ecdsa-sha2-nistp256\",\"scheme\":\"ecdsa-sha2-nistp256\",\"keyval\":{\"public\":\"" + compressed + "\"}}", Dialect.TufSpecification, ".keyval.public", "hex EC point" },
             { "{\"keytype\":\"ecdsa\",\"keyval\":{\"private\":null,\"public\":\"%%%\"}}", Dialect.Notary, ".keyval.public", "base64" },

@@ -15,7 +15,7 @@ public static class KeyFormats
     /// <summary>
     /// Decodes a key object of either dialect.
     /// Specification: keytype ed25519 (scheme ed25519, 64 hex characters); ecdsa, or the legacy keytypes ecdsa-sha2-nistp256 / ecdsa-sha2-nistp384
-    /// (scheme ecdsa-sha2-nistp256 / -nistp384, public as PEM SubjectPublicKeyInfo or as the hex uncompressed point of old go-tuf);
+    /// (scheme ecdsa-sha2-nistp256 / -nistp384, public as PEM SubjectPublicKeyInfo; the legacy keytypes also as the hex uncompressed point of old go-tuf);
     /// rsa (rsassa-pss-sha256/384/512 or rsa-pkcs1v15-sha256/384/512, PEM).
     /// Notary: ecdsa and rsa (base64 DER SubjectPublicKeyInfo), ed25519 (base64 of the raw 32 bytes),
     /// ecdsa-x509 and rsa-x509 (base64 of a PEM certificate chain, leaf first). Unknown extra fields are ignored.
@@ -151,9 +151,10 @@ public static class KeyFormats
                     throw new MetadataFormatException(schemePath, $"scheme \"{scheme}\" contradicts the legacy key type \"{keyType}\"");
                 }
 
-                var key = LooksLikePem(publicValue)
-                    ? FromPem(publicValue, publicPath)
-                    : FromHexPoint(publicValue, publicPath);
+                // The hex point is old go-tuf's encoding and only ever came with the legacy key type names (sigstore roots 1-4).
+                var key = LooksLikePem(publicValue) ? FromPem(publicValue, publicPath)
+                    : keyType != "ecdsa" ? FromHexPoint(publicValue, publicPath)
+                    : throw new MetadataFormatException(publicPath, "an ecdsa public key is a PEM \"PUBLIC KEY\" block (hex points only come with the legacy key types)");
                 RequireFamily(key, KeyFamily.Ecdsa, keyType, publicPath);
                 if (key.Curve != expectedCurve)
                 {
