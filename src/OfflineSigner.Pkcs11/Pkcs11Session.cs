@@ -162,7 +162,17 @@ public sealed unsafe class Pkcs11Session : IDisposable
     }
 
     /// <summary>C_SignInit + C_Sign in one call (single-part signing).</summary>
-    public byte[] Sign(Pkcs11Mechanism mechanism, Pkcs11ObjectHandle key, ReadOnlySpan<byte> data)
+    public byte[] Sign(Pkcs11Mechanism mechanism, Pkcs11ObjectHandle key, ReadOnlySpan<byte> data) =>
+        Sign(mechanism, key, data, contextPin: default, contextLogin: false);
+
+    /// <summary>
+    /// C_SignInit, C_Login as CKU_CONTEXT_SPECIFIC with <paramref name="pin"/>, then C_Sign: for keys with
+    /// CKA_ALWAYS_AUTHENTICATE, which need the PIN again for every signature. The caller wipes the PIN.
+    /// </summary>
+    public byte[] SignWithContextLogin(Pkcs11Mechanism mechanism, Pkcs11ObjectHandle key, ReadOnlySpan<byte> data, ReadOnlySpan<byte> pin) =>
+        Sign(mechanism, key, data, pin, contextLogin: true);
+
+    private byte[] Sign(Pkcs11Mechanism mechanism, Pkcs11ObjectHandle key, ReadOnlySpan<byte> data, ReadOnlySpan<byte> contextPin, bool contextLogin)
     {
         ArgumentNullException.ThrowIfNull(mechanism);
         using var call = Enter();
@@ -170,6 +180,14 @@ public sealed unsafe class Pkcs11Session : IDisposable
         {
             var m = NativeMechanism(mechanism, param);
             Pkcs11Exception.ThrowIfFailed("C_SignInit", Functions.SignInit(_handle.Value, &m, (CkUlong)key.Value));
+        }
+
+        if (contextLogin)
+        {
+            fixed (byte* p = contextPin)
+            {
+                Pkcs11Exception.ThrowIfFailed("C_Login", Functions.Login(_handle.Value, Cku.ContextSpecific, p, (CkUlong)contextPin.Length));
+            }
         }
 
         // One call with a buffer large enough for RSA-4096; a larger signature costs a second call.

@@ -102,11 +102,6 @@ public sealed class Pkcs11Signer : IKeySigner
         }
 
         var keyInfo = token.Run(session => Pkcs11KeyInfo.Read(session, token, key.Id?.ToArray(), key.Object));
-        if (keyInfo.AlwaysAuthenticate)
-        {
-            throw new Pkcs11KeyException($"{keyInfo.Uri} requires a PIN for every signature (CKA_ALWAYS_AUTHENTICATE); such keys are not supported");
-        }
-
         if (keyInfo.CanSign == false)
         {
             throw new Pkcs11KeyException($"{keyInfo.Uri} is not allowed to sign (CKA_SIGN is false)");
@@ -131,7 +126,9 @@ public sealed class Pkcs11Signer : IKeySigner
             var (signature, valid) = _token.Run(session =>
             {
                 ResolveHandles(session);
-                var sig = session.Sign(mechanism, _privateKey, data);
+                var sig = KeyInfo.AlwaysAuthenticate
+                    ? _token.WithPin(session, pin => session.SignWithContextLogin(mechanism, _privateKey, data, pin))
+                    : session.Sign(mechanism, _privateKey, data);
                 return (sig, Verify(session, data, sig, hash));
             });
             if (valid)

@@ -108,6 +108,45 @@ public sealed class Pkcs11Token : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="operation"/> with the user PIN, for keys that need it again for every signature
+    /// (CKA_ALWAYS_AUTHENTICATE). Call from inside <see cref="Run{T}"/>. The PIN is wiped afterwards; a rejected PIN
+    /// marks the token as refusing further logins, as for the session login.
+    /// </summary>
+    internal T WithPin<T>(Pkcs11Session session, Func<byte[], T> operation)
+    {
+        if (_pinRejected)
+        {
+            throw new Pkcs11PinException(
+                $"{Options.Token} rejected the PIN from {Options.Pin?.Description} earlier; not trying again so as not to lock the token. Fix the PIN source and reopen",
+                PinRetryStatus.CountLow);
+        }
+
+        if (Options.Pin is null)
+        {
+            throw new Pkcs11PinException($"{Options.Token}: the key needs the PIN for every signature and no PIN source is configured", PinRetryStatus.NoFailures);
+        }
+
+        var pin = Options.Pin.ReadPin();
+        try
+        {
+            return operation(pin);
+        }
+        catch (Pkcs11Exception e) when (e.Function == "C_Login" && e.ReturnValue is Ckr.PinIncorrect or Ckr.PinInvalid or Ckr.PinLenRange or Ckr.PinLocked)
+        {
+            _pinRejected = true;
+            var status = ReadPinStatusAfterFailure(session.Slot, e.ReturnValue);
+            throw new Pkcs11PinException(
+                $"{Options.Token}: the token rejected the PIN from {Options.Pin.Description} for a key that needs it per signature; {Pkcs11TokenInfo.Describe(status)}",
+                status,
+                e);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(pin);
+        }
+    }
+
     /// <summary>Errors after which a new session (and perhaps a module re-initialization) may help.</summary>
     public static bool IsRecoverable(ulong returnValue) => returnValue is
         Ckr.SessionHandleInvalid or Ckr.SessionClosed or Ckr.DeviceRemoved or Ckr.DeviceError or

@@ -89,6 +89,43 @@ public sealed partial class OpenScInteropTests
         allowed.SelfTest();
     }
 
+    [Fact]
+    public void A_key_that_needs_the_pin_for_every_signature_gets_a_context_login_each_time()
+    {
+        using var hsm = SoftHsmSandbox.Create("always");
+        var gen = hsm.Pkcs11Tool(
+            "--token-label", "always", "--login", "--pin", SoftHsmSandbox.UserPin,
+            "--keypairgen", "--key-type", "EC:prime256v1", "--id", "9c", "--label", "pin-always", "--usage-sign", "--sensitive", "--always-auth");
+        Assert.True(gen.ExitCode == 0, gen.ToString());
+        var pinFile = hsm.WritePinFile("always.pin", SoftHsmSandbox.UserPin);
+
+        hsm.Activate();
+        using var token = Pkcs11Token.Open(hsm.Options("always", pinFile));
+        using var signer = Pkcs11Signer.Open(token, Pkcs11Uri.Parse("pkcs11:id=%9c"), KeyProtectionPolicy.Strict);
+        Assert.True(signer.KeyInfo.AlwaysAuthenticate);
+
+        // Without the context-specific login the token refuses to sign: the PIN really is needed per signature.
+        var refused = Assert.Throws<Pkcs11Exception>(() => token.Run(
+            s => s.Sign(Pkcs11Mechanism.Ecdsa, signer.PrivateKeyHandle(s), SHA256.HashData("x"u8)), retry: false));
+        Assert.Equal("C_Sign", refused.Function);
+
+        using var ecdsa = ECDsa.Create();
+        ecdsa.ImportSubjectPublicKeyInfo(signer.SubjectPublicKeyInfo.Span, out _);
+        for (var i = 0; i < 3; i++)
+        {
+            var message = new[] { (byte)i };
+            var signature = signer.Sign(message, HashAlgorithmName.SHA256);
+            Assert.True(ecdsa.VerifyData(message, signature, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation));
+        }
+
+        // A wrong PIN at signing time is reported once and then not tried again.
+        hsm.WritePinFile("always.pin", "000000");
+        var wrong = Assert.Throws<Pkcs11PinException>(() => signer.Sign("y"u8, HashAlgorithmName.SHA256));
+        Assert.Contains("rejected the PIN", wrong.Message, StringComparison.Ordinal);
+        var again = Assert.Throws<Pkcs11PinException>(() => signer.Sign("y"u8, HashAlgorithmName.SHA256));
+        Assert.Contains("not trying again", again.Message, StringComparison.Ordinal);
+    }
+
     private static List<ListedObject> ParseObjects(string output)
     {
         var result = new List<ListedObject>();

@@ -89,6 +89,7 @@ internal static class Cku
 {
     public const CkUlong So = 0;
     public const CkUlong User = 1;
+    public const CkUlong ContextSpecific = 2;
 }
 
 /// <summary>CKO_* object classes.</summary>
