@@ -221,7 +221,8 @@ internal sealed partial class NotaryServerClient : IDisposable
 
                 if (parts.Count > 0)
                 {
-                    return string.Join("; ", parts);
+                    // One line: the server's details may carry line breaks.
+                    return WhiteSpace().Replace(string.Join("; ", parts), " ");
                 }
             }
         }
@@ -323,6 +324,9 @@ internal sealed partial class NotaryServerClient : IDisposable
     // Notary's GUN rule is loose; this is the safe subset that also makes a sound URL path.
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:/[A-Za-z0-9._-]+)*$")]
     private static partial Regex GunPattern();
+
+    [GeneratedRegex("\\s+")]
+    private static partial Regex WhiteSpace();
 
     [GeneratedRegex("^targets(?:/[A-Za-z0-9._-]+)+$")]
     private static partial Regex DelegationPattern();
