@@ -182,6 +182,7 @@ public sealed class PublicKey : IEquatable<PublicKey>
     {
         string algorithm;
         bool hasParameters;
+        string? namedCurve = null;
         try
         {
             var reader = new AsnReader(spki.ToArray(), AsnEncodingRules.DER);
@@ -190,6 +191,10 @@ public sealed class PublicKey : IEquatable<PublicKey>
             var algorithmIdentifier = sequence.ReadSequence();
             algorithm = algorithmIdentifier.ReadObjectIdentifier();
             hasParameters = algorithmIdentifier.HasData;
+            if (algorithm == OidEcPublicKey && hasParameters && algorithmIdentifier.PeekTag().HasSameClassAndValue(Asn1Tag.ObjectIdentifier))
+            {
+                namedCurve = algorithmIdentifier.ReadObjectIdentifier();
+            }
         }
         catch (AsnContentException e)
         {
@@ -208,15 +213,20 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
             case OidEcPublicKey:
             {
-                using var ecdsa = ECDsa.Create();
-                ImportWhole(ecdsa, spki);
-                var oid = ecdsa.ExportParameters(false).Curve.Oid;
-                var curve = oid?.Value switch
+                // Decide on the curve before handing the key to the platform, which throws PlatformNotSupportedException for curves it lacks.
+                var curve = namedCurve switch
                 {
                     OidP256 => "P-256",
                     OidP384 => "P-384",
-                    _ => throw new CryptographicException($"EC curve {oid?.FriendlyName ?? oid?.Value ?? "(explicit parameters)"} is not supported (P-256 and P-384 are)"),
+                    _ => throw new CryptographicException($"EC curve {namedCurve ?? "(explicit parameters)"} is not supported (P-256 and P-384 are)"),
                 };
+                using var ecdsa = ECDsa.Create();
+                ImportWhole(ecdsa, spki);
+                if (ecdsa.ExportParameters(false).Curve.Oid?.Value != namedCurve)
+                {
+                    throw new CryptographicException("the imported EC key is not on the curve its SubjectPublicKeyInfo names");
+                }
+
                 return new PublicKey(KeyFamily.Ecdsa, curve, ecdsa.KeySize, ecdsa.ExportSubjectPublicKeyInfo(), chain);
             }
 
@@ -234,7 +244,16 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
     private static void ImportWhole(AsymmetricAlgorithm key, ReadOnlySpan<byte> spki)
     {
-        key.ImportSubjectPublicKeyInfo(spki, out var read);
+        int read;
+        try
+        {
+            key.ImportSubjectPublicKeyInfo(spki, out read);
+        }
+        catch (PlatformNotSupportedException e)
+        {
+            throw new CryptographicException("the key's parameters are not supported: " + e.Message, e);
+        }
+
         if (read != spki.Length)
         {
             throw new CryptographicException("trailing bytes after the SubjectPublicKeyInfo");
