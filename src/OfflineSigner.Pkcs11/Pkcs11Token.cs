@@ -42,7 +42,10 @@ public sealed class Pkcs11Token : IDisposable
     /// <summary>Incremented on every (re)connection; object handles found in an older epoch must be found again.</summary>
     public long Epoch => Interlocked.Read(ref _epoch);
 
-    /// <summary>How many times the connection was re-established after an error (for logs and tests).</summary>
+    /// <summary>
+    /// How many times the connection was re-established after the first one: after an error, or because the module
+    /// was re-initialized for another token (for logs and tests).
+    /// </summary>
     public int Recoveries { get; private set; }
 
     /// <summary>
@@ -90,7 +93,6 @@ public sealed class Pkcs11Token : IDisposable
                     throw;
                 }
 
-                Recoveries++;
                 session = EnsureConnected();
                 return operation(session);
             }
@@ -211,7 +213,10 @@ public sealed class Pkcs11Token : IDisposable
         _serialSeen = info.SerialNumber;
         Info = info;
         _session = session;
-        Interlocked.Increment(ref _epoch);
+        if (Interlocked.Increment(ref _epoch) > 1)
+        {
+            Recoveries++;
+        }
         return session;
     }
 
