@@ -183,6 +183,41 @@ public class NotaryAcceptsOurRepositoryTests
         AssertListsOurTargets(repo, new NotaryCli(server, Path.Combine(work.Path, "fresh")).List(gun));
     }
 
+    [Fact]
+    public async Task Notary_lists_targets_of_our_delegation_and_follows_our_delegation_key_rotation()
+    {
+        using var work = TestEnvironment.CreateTempDir("peer-notary");
+        using var server = NotaryServer.Start();
+        const string gun = "example.com/offlinesigner/delegation";
+        const string role = "targets/releases";
+        using var client = new NotaryServerClient(new Uri(server.Url), gun);
+        using var repo = await OurNotaryRepository.CreateAsync(client, TargetFiles, cancellationToken: Cancel);
+        await client.PublishAsync(repo.InitialFiles(), Cancel);
+        var cached = new NotaryCli(server, Path.Combine(work.Path, "cached"));
+        AssertListsOurTargets(repo, cached.List(gun));
+
+        // Targets 2 delegating releases/ to targets/releases, the delegated role and the snapshot in one publish.
+        repo.AddDelegation(role, "releases/", "releases/app-1.0.tgz", "release 1.0\n");
+        await client.PublishAsync(repo.TargetsFiles(), Cancel);
+
+        AssertListsOurTargets(repo, cached.List(gun));
+        var firstKey = repo.DelegationKeys[role].Key;
+        var delegation = Assert.Single(cached.ListDelegations(gun));
+        Assert.Equal(role, delegation.Role);
+        Assert.Equal(1, delegation.Threshold);
+        Assert.Equal([firstKey.NotaryCanonicalKeyId!], delegation.KeyIds);
+
+        // The delegation's key replaced: targets 3 lists the new key, targets/releases 2 is signed by it alone.
+        repo.RotateDelegationKey(role, "releases/app-2.0.tgz", "release 2.0\n");
+        await client.PublishAsync(repo.TargetsFiles(), Cancel);
+
+        AssertListsOurTargets(repo, cached.List(gun));
+        AssertListsOurTargets(repo, cached.WithTrustDir(Path.Combine(work.Path, "fresh")).List(gun));
+        delegation = Assert.Single(cached.ListDelegations(gun));
+        Assert.Equal([repo.DelegationKeys[role].Key.NotaryCanonicalKeyId!], delegation.KeyIds);
+        Assert.NotEqual(firstKey.NotaryCanonicalKeyId, repo.DelegationKeys[role].Key.NotaryCanonicalKeyId);
+    }
+
     private static void AssertListsOurTargets(OurNotaryRepository repo, IReadOnlyList<NotaryTarget> listed)
     {
         Assert.Equal(repo.State.TargetContents.Keys.Order(StringComparer.Ordinal), listed.Select(t => t.Name).Order(StringComparer.Ordinal));
@@ -190,7 +225,7 @@ public class NotaryAcceptsOurRepositoryTests
         {
             Assert.Equal(repo.TargetSha256(t.Name), t.Sha256);
             Assert.Equal(repo.State.TargetContents[t.Name].Length, t.Size);
-            Assert.Equal("targets", t.Role);
+            Assert.Equal(repo.TargetRoles[t.Name], t.Role);
         }
     }
 

@@ -46,6 +46,12 @@ internal sealed class OurNotaryRepository : IDisposable
 
     public Key TimestampKey { get; }
 
+    /// <summary>The role that lists each target (top-level "targets" unless delegated).</summary>
+    public SortedDictionary<string, string> TargetRoles { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The key of each delegated role, with its signer.</summary>
+    public Dictionary<string, (SoftwareKeySigner Signer, Key Key)> DelegationKeys { get; } = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Root version 1 with <paramref name="rootKeyCount"/> root keys and threshold <paramref name="rootThreshold"/>,
     /// signed by the root keys at <paramref name="signWith"/> (every root key when null); targets holding <paramref name="targets"/>; a snapshot over both. Nothing is published.
@@ -86,6 +92,7 @@ internal sealed class OurNotaryRepository : IDisposable
         {
             var bytes = Encoding.UTF8.GetBytes(content);
             repo.State.TargetContents[name] = bytes;
+            repo.TargetRoles[name] = "targets";
             t.SetTarget(name, bytes.Length, repo.State.TargetHashes(bytes));
         }
 
@@ -137,6 +144,62 @@ internal sealed class OurNotaryRepository : IDisposable
         return next;
     }
 
+    /// <summary>
+    /// A new delegation <paramref name="role"/> (<c>targets/NAME</c>) for the paths under <paramref name="pathPrefix"/>,
+    /// its key an x509 certificate as <c>notary delegation add</c> takes; targets one version up, the delegated role
+    /// (version 1) holding <paramref name="target"/>, and a new snapshot. Publish with <see cref="TargetsFiles"/>.
+    /// </summary>
+    public void AddDelegation(string role, string pathPrefix, string target, string content)
+    {
+        var (signer, key) = NewDelegationKey(role);
+        var targets = Metadata<Targets>.Parse(State.Targets!.ToBytes()).Signed;
+        targets.AddDelegation(role, [key], 1, [pathPrefix]);
+        targets.SetVersion(targets.Version + 1);
+        State.Targets = Metadata<Targets>.Create(targets);
+        State.Targets.SignWith(TargetsSigner, TargetsKey);
+
+        var delegated = Tuf.Targets.Create(Dialect.Notary, Now.AddDays(90));
+        var bytes = Encoding.UTF8.GetBytes(content);
+        delegated.SetTarget(target, bytes.Length, State.TargetHashes(bytes));
+        State.TargetContents[target] = bytes;
+        TargetRoles[target] = role;
+        State.Delegated[role] = Metadata<Targets>.Create(delegated);
+        State.Delegated[role].SignWith(signer, key);
+        RefreshSnapshot();
+    }
+
+    /// <summary>
+    /// A delegation key rotation: targets one version up listing a new key for <paramref name="role"/>, the delegated
+    /// role one version up with <paramref name="newTarget"/> added and signed by the new key only, and a new snapshot.
+    /// </summary>
+    public void RotateDelegationKey(string role, string newTarget, string content)
+    {
+        var (signer, key) = NewDelegationKey(role);
+        var targets = Metadata<Targets>.Parse(State.Targets!.ToBytes()).Signed;
+        targets.SetDelegationKeys(role, [key], 1);
+        targets.SetVersion(targets.Version + 1);
+        State.Targets = Metadata<Targets>.Create(targets);
+        State.Targets.SignWith(TargetsSigner, TargetsKey);
+
+        var delegated = Metadata<Targets>.Parse(State.Delegated[role].ToBytes()).Signed;
+        var bytes = Encoding.UTF8.GetBytes(content);
+        delegated.SetTarget(newTarget, bytes.Length, State.TargetHashes(bytes));
+        delegated.SetVersion(delegated.Version + 1);
+        State.TargetContents[newTarget] = bytes;
+        TargetRoles[newTarget] = role;
+        State.Delegated[role] = Metadata<Targets>.Create(delegated);
+        State.Delegated[role].SignWith(signer, key);
+        RefreshSnapshot();
+    }
+
+    /// <summary>What publishing targets changes sends: targets, every delegated role, and the snapshot.</summary>
+    public IReadOnlyList<(string Role, byte[] Bytes)> TargetsFiles() =>
+    [
+        ("targets", RepositoryState.FileBytes(State.Targets!)),
+        .. State.Delegated.Select(d => (d.Key, RepositoryState.FileBytes(d.Value))),
+        ("snapshot", RepositoryState.FileBytes(State.Snapshot!)),
+    ];
+
     /// <summary>A new snapshot version over the current root and targets bytes, signed by our snapshot key.</summary>
     public void RefreshSnapshot()
     {
@@ -164,6 +227,14 @@ internal sealed class OurNotaryRepository : IDisposable
 
     private Key RootKey(IKeySigner signer) =>
         Key.FromJson(KeyFormats.EncodeNotaryCertificate(NotaryRootCertificateBuilder.Build(signer, Gun)), Dialect.Notary);
+
+    private (SoftwareKeySigner Signer, Key Key) NewDelegationKey(string role)
+    {
+        var signer = NewSigner(KeyAlgorithm.EcdsaP256);
+        var key = Key.FromJson(KeyFormats.EncodeNotaryCertificate(NotaryRootCertificateBuilder.Build(signer, role)), Dialect.Notary);
+        DelegationKeys[role] = (signer, key);
+        return (signer, key);
+    }
 
     private SoftwareKeySigner NewSigner(KeyAlgorithm algorithm)
     {
