@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
@@ -17,9 +18,14 @@ public static class CanonicalJson
     /// <summary>The canonical bytes of a value.</summary>
     public static byte[] Serialize(JsonNode value)
     {
-        var writer = new ArrayBufferWriter<byte>(256);
-        Write(value, writer);
-        return writer.WrittenSpan.ToArray();
+        ArgumentNullException.ThrowIfNull(value);
+
+        // Two passes: the exact size first, then the bytes straight into an array of that size. This costs a walk
+        // of the tree but no buffer growth or final copy, which for large metadata is most of the memory and time.
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)SizeOf(value)));
+        var written = WriteValue(value, bytes, 0);
+        Debug.Assert(written == bytes.Length, "size pass and write pass disagree");
+        return bytes;
     }
 
     /// <summary>Writes the canonical bytes of a value to <paramref name="output"/>.</summary>
@@ -27,7 +33,10 @@ public static class CanonicalJson
     {
         ArgumentNullException.ThrowIfNull(value);
         ArgumentNullException.ThrowIfNull(output);
-        WriteValue(value, output);
+        var size = checked((int)SizeOf(value));
+        var written = WriteValue(value, output.GetSpan(size), 0);
+        Debug.Assert(written == size, "size pass and write pass disagree");
+        output.Advance(size);
     }
 
     /// <summary>Parser options that also read canonical bytes back (raw control characters allowed).</summary>
@@ -37,144 +46,192 @@ public static class CanonicalJson
     public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json, JsonParseOptions? options = null) =>
         Serialize(JsonParser.Parse(utf8Json, options));
 
-    private static void WriteValue(JsonNode value, IBufferWriter<byte> output)
+    private static long SizeOf(JsonNode value)
     {
         switch (value)
         {
+            case JsonString str:
+                return SizeOfString(str.Value);
             case JsonObject obj:
-                WriteObject(obj, output);
-                break;
-            case JsonArray arr:
-                WriteByte(output, (byte)'[');
-                for (var i = 0; i < arr.Count; i++)
+                var props = obj.PropertySpan;
+                long objectSize = props.Length <= 1 ? 2 : props.Length + 1; // braces and commas
+                foreach (var p in props)
                 {
-                    if (i > 0)
-                    {
-                        WriteByte(output, (byte)',');
-                    }
-
-                    WriteValue(arr[i], output);
+                    objectSize += SizeOfString(p.Key) + 1 + SizeOf(p.Value);
                 }
 
-                WriteByte(output, (byte)']');
-                break;
-            case JsonString str:
-                WriteString(str.Value, output);
-                break;
+                return objectSize;
             case JsonInteger integer:
-                WriteInteger(integer, output);
-                break;
+                return integer.FitsInt64 ? DigitCount(integer.Int64Value) : integer.Value.ToString(CultureInfo.InvariantCulture).Length;
+            case JsonArray arr:
+                var items = arr.ItemSpan;
+                long arraySize = items.Length <= 1 ? 2 : items.Length + 1; // brackets and commas
+                foreach (var item in items)
+                {
+                    arraySize += SizeOf(item);
+                }
+
+                return arraySize;
             case JsonBoolean b:
-                WriteAscii(output, b.Value ? "true"u8 : "false"u8);
-                break;
+                return b.Value ? 4 : 5;
             case JsonNull:
-                WriteAscii(output, "null"u8);
-                break;
+                return 4;
             default:
                 throw new ArgumentException("unknown JSON node type " + value.GetType().Name, nameof(value));
         }
     }
 
-    private static void WriteObject(JsonObject obj, IBufferWriter<byte> output)
+    private static long SizeOfString(string s)
     {
-        WriteByte(output, (byte)'{');
-        var props = obj.Properties;
-        if (props.Count == 1)
+        // Quotes, the UTF-8 bytes (lone surrogates count as the 3-byte replacement character, as written), and one
+        // backslash before every '"' and '\'.
+        long size = 2 + Encoding.UTF8.GetByteCount(s);
+        var rest = s.AsSpan();
+        int i;
+        while ((i = rest.IndexOfAny('"', '\\')) >= 0)
         {
-            WriteString(props[0].Key, output);
-            WriteByte(output, (byte)':');
-            WriteValue(props[0].Value, output);
-        }
-        else if (props.Count > 1)
-        {
-            var sorted = new KeyValuePair<string, JsonNode>[props.Count];
-            for (var i = 0; i < sorted.Length; i++)
-            {
-                sorted[i] = props[i];
-            }
-
-            Array.Sort(sorted, static (a, b) => CompareCodePoints(a.Key, b.Key));
-            for (var i = 0; i < sorted.Length; i++)
-            {
-                if (i > 0)
-                {
-                    WriteByte(output, (byte)',');
-                }
-
-                WriteString(sorted[i].Key, output);
-                WriteByte(output, (byte)':');
-                WriteValue(sorted[i].Value, output);
-            }
+            size++;
+            rest = rest[(i + 1)..];
         }
 
-        WriteByte(output, (byte)'}');
+        return size;
     }
 
-    private static void WriteString(string s, IBufferWriter<byte> output)
+    private static int DigitCount(long v)
     {
-        var max = Encoding.UTF8.GetMaxByteCount(s.Length);
-        var escapes = 0;
-        foreach (var c in s)
+        var sign = v < 0 ? 1 : 0;
+        var magnitude = v < 0 ? (ulong)-(v + 1) + 1 : (ulong)v;
+        var digits = 1;
+        while (magnitude >= 10)
         {
-            if (c is '"' or '\\')
-            {
-                escapes++;
-            }
+            magnitude /= 10;
+            digits++;
         }
 
-        var span = output.GetSpan(max + escapes + 2);
-        span[0] = (byte)'"';
-        int written;
-        if (escapes == 0)
-        {
-            written = 1 + Encoding.UTF8.GetBytes(s, span[1..]);
-        }
-        else
-        {
-            written = 1;
-            var from = 0;
-            for (var i = 0; i < s.Length; i++)
-            {
-                if (s[i] is '"' or '\\')
-                {
-                    written += Encoding.UTF8.GetBytes(s.AsSpan(from, i - from), span[written..]);
-                    span[written++] = (byte)'\\';
-                    span[written++] = (byte)s[i];
-                    from = i + 1;
-                }
-            }
-
-            written += Encoding.UTF8.GetBytes(s.AsSpan(from), span[written..]);
-        }
-
-        span[written++] = (byte)'"';
-        output.Advance(written);
+        return sign + digits;
     }
 
-    private static void WriteInteger(JsonInteger integer, IBufferWriter<byte> output)
+    private static int WriteValue(JsonNode value, Span<byte> dest, int pos)
+    {
+        switch (value)
+        {
+            case JsonString str:
+                return WriteString(str.Value, dest, pos);
+            case JsonObject obj:
+                return WriteObject(obj, dest, pos);
+            case JsonInteger integer:
+                return WriteInteger(integer, dest, pos);
+            case JsonArray arr:
+                dest[pos++] = (byte)'[';
+                var items = arr.ItemSpan;
+                for (var i = 0; i < items.Length; i++)
+                {
+                    if (i > 0)
+                    {
+                        dest[pos++] = (byte)',';
+                    }
+
+                    pos = WriteValue(items[i], dest, pos);
+                }
+
+                dest[pos++] = (byte)']';
+                return pos;
+            case JsonBoolean b:
+                return WriteAscii(b.Value ? "true"u8 : "false"u8, dest, pos);
+            case JsonNull:
+                return WriteAscii("null"u8, dest, pos);
+            default:
+                throw new ArgumentException("unknown JSON node type " + value.GetType().Name, nameof(value));
+        }
+    }
+
+    private static int WriteObject(JsonObject obj, Span<byte> dest, int pos)
+    {
+        var props = obj.PropertySpan;
+
+        // Documents are usually written with sorted keys already; checking costs one comparison per key and no
+        // allocation, so only objects out of order are sorted (in a pooled copy).
+        var sorted = true;
+        for (var i = 1; i < props.Length; i++)
+        {
+            if (CompareCodePoints(props[i - 1].Key, props[i].Key) > 0)
+            {
+                sorted = false;
+                break;
+            }
+        }
+
+        if (sorted)
+        {
+            return WriteMembers(props, dest, pos);
+        }
+
+        var copy = ArrayPool<KeyValuePair<string, JsonNode>>.Shared.Rent(props.Length);
+        try
+        {
+            props.CopyTo(copy);
+            Array.Sort(copy, 0, props.Length, MemberComparer.Instance);
+            return WriteMembers(copy.AsSpan(0, props.Length), dest, pos);
+        }
+        finally
+        {
+            ArrayPool<KeyValuePair<string, JsonNode>>.Shared.Return(copy, clearArray: true);
+        }
+    }
+
+    private static int WriteMembers(ReadOnlySpan<KeyValuePair<string, JsonNode>> members, Span<byte> dest, int pos)
+    {
+        dest[pos++] = (byte)'{';
+        for (var i = 0; i < members.Length; i++)
+        {
+            if (i > 0)
+            {
+                dest[pos++] = (byte)',';
+            }
+
+            pos = WriteString(members[i].Key, dest, pos);
+            dest[pos++] = (byte)':';
+            pos = WriteValue(members[i].Value, dest, pos);
+        }
+
+        dest[pos++] = (byte)'}';
+        return pos;
+    }
+
+    private static int WriteString(string s, Span<byte> dest, int pos)
+    {
+        dest[pos++] = (byte)'"';
+        var rest = s.AsSpan();
+        int i;
+        while ((i = rest.IndexOfAny('"', '\\')) >= 0)
+        {
+            // Both escaped characters are ASCII, so a chunk never ends inside a surrogate pair.
+            pos += Encoding.UTF8.GetBytes(rest[..i], dest[pos..]);
+            dest[pos++] = (byte)'\\';
+            dest[pos++] = (byte)rest[i];
+            rest = rest[(i + 1)..];
+        }
+
+        pos += Encoding.UTF8.GetBytes(rest, dest[pos..]);
+        dest[pos++] = (byte)'"';
+        return pos;
+    }
+
+    private static int WriteInteger(JsonInteger integer, Span<byte> dest, int pos)
     {
         if (integer.FitsInt64)
         {
-            var span = output.GetSpan(24);
-            integer.Int64Value.TryFormat(span, out var n, default, CultureInfo.InvariantCulture);
-            output.Advance(n);
+            integer.Int64Value.TryFormat(dest[pos..], out var n, default, CultureInfo.InvariantCulture);
+            return pos + n;
         }
-        else
-        {
-            WriteAscii(output, Encoding.ASCII.GetBytes(integer.Value.ToString(CultureInfo.InvariantCulture)));
-        }
+
+        return pos + Encoding.ASCII.GetBytes(integer.Value.ToString(CultureInfo.InvariantCulture), dest[pos..]);
     }
 
-    private static void WriteByte(IBufferWriter<byte> output, byte b)
+    private static int WriteAscii(ReadOnlySpan<byte> bytes, Span<byte> dest, int pos)
     {
-        output.GetSpan(1)[0] = b;
-        output.Advance(1);
-    }
-
-    private static void WriteAscii(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
-    {
-        bytes.CopyTo(output.GetSpan(bytes.Length));
-        output.Advance(bytes.Length);
+        bytes.CopyTo(dest[pos..]);
+        return pos + bytes.Length;
     }
 
     /// <summary>Compares two strings by Unicode code point.</summary>
@@ -195,25 +252,23 @@ public static class CanonicalJson
             return 1;
         }
 
-        var n = Math.Min(a.Length, b.Length);
-        for (var i = 0; i < n; i++)
+        var i = a.AsSpan().CommonPrefixLength(b);
+        if (i == a.Length || i == b.Length)
         {
-            int x = a[i], y = b[i];
-            if (x != y)
-            {
-                // UTF-16 code unit order equals code point order except that surrogates (D800-DFFF)
-                // must sort above E000-FFFF; move them up before comparing.
-                if (x >= 0xD800 && y >= 0xD800)
-                {
-                    x = Fixup(x);
-                    y = Fixup(y);
-                }
-
-                return x - y;
-            }
+            return a.Length - b.Length;
         }
 
-        return a.Length - b.Length;
+        int x = a[i], y = b[i];
+
+        // UTF-16 code unit order equals code point order except that surrogates (D800-DFFF)
+        // must sort above E000-FFFF; move them up before comparing.
+        if (x >= 0xD800 && y >= 0xD800)
+        {
+            x = Fixup(x);
+            y = Fixup(y);
+        }
+
+        return x - y;
 
         static int Fixup(int c) => c >= 0xE000 ? c - 0x800 : c + 0x2000;
     }
@@ -221,5 +276,12 @@ public static class CanonicalJson
     private sealed class CodePointComparer : IComparer<string>
     {
         public int Compare(string? x, string? y) => CompareCodePoints(x, y);
+    }
+
+    private sealed class MemberComparer : IComparer<KeyValuePair<string, JsonNode>>
+    {
+        public static readonly MemberComparer Instance = new();
+
+        public int Compare(KeyValuePair<string, JsonNode> x, KeyValuePair<string, JsonNode> y) => CompareCodePoints(x.Key, y.Key);
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.InteropServices;
 
 namespace OfflineSigner.Tuf.Json;
 
@@ -33,6 +34,9 @@ public sealed class JsonArray : JsonNode, IReadOnlyList<JsonNode>
 
     /// <inheritdoc/>
     public JsonNode this[int index] => items[index];
+
+    /// <summary>The items without a copy or an enumerator (for the encoder).</summary>
+    internal ReadOnlySpan<JsonNode> ItemSpan => CollectionsMarshal.AsSpan(items);
 
     /// <summary>Appends a value.</summary>
     public void Add(JsonNode value) => items.Add(value ?? throw new ArgumentNullException(nameof(value)));

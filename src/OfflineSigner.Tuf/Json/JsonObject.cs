@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 
 namespace OfflineSigner.Tuf.Json;
 
@@ -33,6 +34,9 @@ public sealed class JsonObject : JsonNode, IEnumerable<KeyValuePair<string, Json
 
     /// <summary>The members in insertion order.</summary>
     public IReadOnlyList<KeyValuePair<string, JsonNode>> Properties => properties;
+
+    /// <summary>The members in insertion order, without a copy or an enumerator (for the encoder).</summary>
+    internal ReadOnlySpan<KeyValuePair<string, JsonNode>> PropertySpan => CollectionsMarshal.AsSpan(properties);
 
     /// <summary>The keys in insertion order.</summary>
     public IEnumerable<string> Keys => properties.Select(p => p.Key);
