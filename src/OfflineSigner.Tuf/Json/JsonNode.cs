@@ -141,7 +141,9 @@ public sealed class JsonString(string value) : JsonNode
 public sealed class JsonInteger : JsonNode, IEquatable<JsonInteger>
 {
     private readonly long small;
-    private readonly BigInteger? big;
+    // A nullable BigInteger field would make every integer node 48 bytes; boxed, the rare large value costs a
+    // reference and the common one stays at 24.
+    private readonly object? big;
 
     /// <summary>An integer that fits in 64 bits.</summary>
     public JsonInteger(long value)
@@ -172,7 +174,7 @@ public sealed class JsonInteger : JsonNode, IEquatable<JsonInteger>
     public long Int64Value => big is null ? small : throw new OverflowException("integer does not fit in 64 bits");
 
     /// <summary>The value at any size.</summary>
-    public BigInteger Value => big ?? small;
+    public BigInteger Value => big is null ? small : (BigInteger)big;
 
     /// <inheritdoc/>
     public override JsonNode DeepClone() => this;

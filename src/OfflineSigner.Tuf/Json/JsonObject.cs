@@ -26,6 +26,14 @@ public sealed class JsonObject : JsonNode, IEnumerable<KeyValuePair<string, Json
         properties = new List<KeyValuePair<string, JsonNode>>(capacity);
     }
 
+    /// <summary>An object of members the parser has already checked for duplicates, at its exact size.</summary>
+    internal JsonObject(ReadOnlySpan<KeyValuePair<string, JsonNode>> members, Dictionary<string, int>? index)
+    {
+        properties = new List<KeyValuePair<string, JsonNode>>(members.Length);
+        properties.AddRange(members);
+        this.index = index;
+    }
+
     /// <inheritdoc/>
     public override JsonKind Kind => JsonKind.Object;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace OfflineSigner.Tuf.Json;
@@ -11,8 +12,25 @@ namespace OfflineSigner.Tuf.Json;
 /// </summary>
 public sealed class JsonParser
 {
+    // Property names longer than this are rarely repeated (target paths, key ids), so they are not interned.
+    private const int MaxInternedKeyBytes = 32;
+    private const int MaxInternedKeys = 4096;
+
+    // Objects up to this many members are checked for duplicate keys by a linear scan (as JsonObject does).
+    private const int LinearScanMembers = 8;
+
     private readonly JsonParseOptions options;
-    private readonly List<object> path = [];
+
+    // The location of the value being parsed, for error messages: a key, or an array index when Key is null.
+    private readonly List<(string? Key, int Index)> path = [];
+
+    // Members and items of the objects and arrays being parsed, stacked across nesting levels, so that every
+    // object and array is created once at its exact size.
+    private readonly List<KeyValuePair<string, JsonNode>> memberStack = [];
+    private readonly List<JsonNode> itemStack = [];
+
+    // Property names repeat in every entry of a large role ("length", "hashes", "sha256", "keyids"...): one string each.
+    private readonly Dictionary<string, string> keys = new(StringComparer.Ordinal);
     private int depth;
 
     private JsonParser(JsonParseOptions options) => this.options = options;
@@ -124,15 +142,16 @@ public sealed class JsonParser
         var start = pos;
         Enter(start);
         pos++; // '{'
-        var obj = new JsonObject();
         SkipWhitespace(s, ref pos);
         if (pos < s.Length && s[pos] == (byte)'}')
         {
             pos++;
             depth--;
-            return obj;
+            return new JsonObject();
         }
 
+        var first = memberStack.Count;
+        Dictionary<string, int>? index = null;
         while (true)
         {
             SkipWhitespace(s, ref pos);
@@ -142,7 +161,7 @@ public sealed class JsonParser
             }
 
             var keyPos = pos;
-            var key = ParseString(s, ref pos);
+            var key = ParseKey(s, ref pos);
             SkipWhitespace(s, ref pos);
             if (pos >= s.Length || s[pos] != (byte)':')
             {
@@ -151,13 +170,37 @@ public sealed class JsonParser
 
             pos++;
             SkipWhitespace(s, ref pos);
-            path.Add(key);
+            path.Add((key, 0));
             var value = ParseValue(s, ref pos);
-            if (!obj.TryAdd(key, value))
+            var count = memberStack.Count - first;
+            if (index is null && count < LinearScanMembers)
             {
-                throw Fail($"duplicate key \"{key}\"", keyPos);
+                for (var i = first; i < memberStack.Count; i++)
+                {
+                    if (string.Equals(memberStack[i].Key, key, StringComparison.Ordinal))
+                    {
+                        throw Fail($"duplicate key \"{key}\"", keyPos);
+                    }
+                }
+            }
+            else
+            {
+                if (index is null)
+                {
+                    index = new Dictionary<string, int>(StringComparer.Ordinal);
+                    for (var i = first; i < memberStack.Count; i++)
+                    {
+                        index.Add(memberStack[i].Key, i - first);
+                    }
+                }
+
+                if (!index.TryAdd(key, count))
+                {
+                    throw Fail($"duplicate key \"{key}\"", keyPos);
+                }
             }
 
+            memberStack.Add(new(key, value));
             path.RemoveAt(path.Count - 1);
             SkipWhitespace(s, ref pos);
             if (pos >= s.Length)
@@ -175,6 +218,8 @@ public sealed class JsonParser
             {
                 pos++;
                 depth--;
+                var obj = new JsonObject(CollectionsMarshal.AsSpan(memberStack)[first..], index);
+                memberStack.RemoveRange(first, memberStack.Count - first);
                 return obj;
             }
 
@@ -186,20 +231,20 @@ public sealed class JsonParser
     {
         Enter(pos);
         pos++; // '['
-        var items = new List<JsonNode>();
         SkipWhitespace(s, ref pos);
         if (pos < s.Length && s[pos] == (byte)']')
         {
             pos++;
             depth--;
-            return new JsonArray(items, adopt: true);
+            return new JsonArray([], adopt: true);
         }
 
+        var first = itemStack.Count;
         while (true)
         {
             SkipWhitespace(s, ref pos);
-            path.Add(items.Count);
-            items.Add(ParseValue(s, ref pos));
+            path.Add((null, itemStack.Count - first));
+            itemStack.Add(ParseValue(s, ref pos));
             path.RemoveAt(path.Count - 1);
             SkipWhitespace(s, ref pos);
             if (pos >= s.Length)
@@ -217,6 +262,9 @@ public sealed class JsonParser
             {
                 pos++;
                 depth--;
+                var items = new List<JsonNode>(itemStack.Count - first);
+                items.AddRange(CollectionsMarshal.AsSpan(itemStack)[first..]);
+                itemStack.RemoveRange(first, itemStack.Count - first);
                 return new JsonArray(items, adopt: true);
             }
 
@@ -282,6 +330,34 @@ public sealed class JsonParser
     }
 
     private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
+
+    /// <summary>A property name: short ASCII names without escapes come from the parser's intern table.</summary>
+    private string ParseKey(ReadOnlySpan<byte> s, ref int pos)
+    {
+        var rest = s[(pos + 1)..];
+        var stop = rest.IndexOfAny((byte)'"', (byte)'\\');
+        if (stop < 0 || stop > MaxInternedKeyBytes || rest[stop] != (byte)'"' || !Ascii.IsValid(rest[..stop]))
+        {
+            return ParseString(s, ref pos);
+        }
+
+        var raw = rest[..stop];
+        CheckNoControl(raw, pos + 1);
+        Span<char> chars = stackalloc char[MaxInternedKeyBytes];
+        Ascii.ToUtf16(raw, chars, out var n);
+        var lookup = keys.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (!lookup.TryGetValue(chars[..n], out var key))
+        {
+            key = new string(chars[..n]);
+            if (keys.Count < MaxInternedKeys)
+            {
+                keys.Add(key, key);
+            }
+        }
+
+        pos += stop + 2;
+        return key;
+    }
 
     private string ParseString(ReadOnlySpan<byte> s, ref int pos)
     {
@@ -460,7 +536,8 @@ public sealed class JsonParser
         throw Fail("invalid UTF-8 in a string", offset + index);
     }
 
-    private JsonFormatException Fail(string reason, long offset) => new(reason, FormatPath(path), offset);
+    private JsonFormatException Fail(string reason, long offset) =>
+        new(reason, FormatPath(path.Select(p => p.Key is null ? (object)p.Index : p.Key)), offset);
 
     internal static string FormatPath(IEnumerable<object> segments)
     {
