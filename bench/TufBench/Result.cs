@@ -12,12 +12,19 @@ internal sealed class Result(string implementation, string workload, long fileBy
 
     public long FileBytes { get; } = fileBytes;
 
-    /// <summary>Samples in milliseconds by operation name.</summary>
+    /// <summary>Wall-clock samples in milliseconds by operation name.</summary>
     public Dictionary<string, List<double>> Samples { get; } = [];
+
+    /// <summary>Process CPU time samples in milliseconds by operation name.</summary>
+    public Dictionary<string, List<double>> CpuSamples { get; } = [];
 
     public Dictionary<string, long> Extra { get; } = [];
 
-    public void Add(string operation, List<double> samples) => Samples[operation] = samples;
+    public void Add(string operation, (List<double> Wall, List<double> Cpu) samples)
+    {
+        Samples[operation] = samples.Wall;
+        CpuSamples[operation] = samples.Cpu;
+    }
 
     public string ToJson()
     {
@@ -34,6 +41,13 @@ internal sealed class Result(string implementation, string workload, long fileBy
         }
 
         o["ops_ms"] = ops;
+        var cpuOps = new JsonObject();
+        foreach (var (name, samples) in CpuSamples)
+        {
+            cpuOps[name] = new JsonArray([.. samples.Select(s => JsonValue.Create(Math.Round(s, 3)))]);
+        }
+
+        o["ops_cpu_ms"] = cpuOps;
         foreach (var (k, v) in Extra)
         {
             o[k] = v;
@@ -49,11 +63,11 @@ internal sealed class Result(string implementation, string workload, long fileBy
         var r = new Result((string)o["impl"]!, (string)o["workload"]!, (long)o["file_bytes"]!);
         foreach (var (k, v) in o)
         {
-            if (k == "ops_ms")
+            if (k is "ops_ms" or "ops_cpu_ms")
             {
                 foreach (var (op, samples) in v!.AsObject())
                 {
-                    r.Samples[op] = [.. samples!.AsArray().Select(s => (double)s!)];
+                    (k == "ops_ms" ? r.Samples : r.CpuSamples)[op] = [.. samples!.AsArray().Select(s => (double)s!)];
                 }
             }
             else if (k is not "impl" and not "workload" and not "file_bytes" && v is JsonValue value && value.TryGetValue<long>(out var n))

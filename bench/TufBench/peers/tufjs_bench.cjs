@@ -12,7 +12,7 @@
 //   verify              (own mode) JSON.parse + Metadata.fromJSON + the delegator's verifyDelegate: tuf-js's full
 //                       path. Run separately because the model's fromJSON grows quadratically with the number of
 //                       targets and roles; TufBench stops it after a time limit.
-// Prints one JSON line in TufBench's result shape. memory: one full verify in a fresh process, maxRSS as the peak.
+// Prints one JSON line in TufBench's result shape (wall-clock and process CPU milliseconds). memory: one full verify in a fresh process, maxRSS as the peak.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -58,28 +58,36 @@ function measure(iterations, warmup, action) {
   for (let i = 0; i < warmup; i++) {
     action();
   }
-  const samples = [];
+  const wall = [];
+  const cpu = [];
   for (let i = 0; i < iterations; i++) {
     if (global.gc) {
       global.gc();
     }
+    const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     action();
-    samples.push(Math.round(Number(process.hrtime.bigint() - start) / 1000) / 1000);
+    wall.push(Math.round(Number(process.hrtime.bigint() - start) / 1000) / 1000);
+    const used = process.cpuUsage(cpuStart);
+    cpu.push((used.user + used.system) / 1000);
   }
-  return samples;
+  return { wall, cpu };
 }
 
-const result = { impl: 'tuf-js', workload: path.basename(file, '.json'), file_bytes: data.length, ops_ms: {} };
+const result = { impl: 'tuf-js', workload: path.basename(file, '.json'), file_bytes: data.length, ops_ms: {}, ops_cpu_ms: {} };
+function record(op, samples) {
+  result.ops_ms[op] = samples.wall;
+  result.ops_cpu_ms[op] = samples.cpu;
+}
 if (mode === 'time') {
   const [iterations, warmup] = process.argv.slice(7).map(Number);
   const signed = parse(data).signed;
-  result.ops_ms['canonicalize'] = measure(iterations, warmup, () => Buffer.from(canonicalize(signed)));
-  result.ops_ms['parse+canonicalize'] = measure(iterations, warmup, () => Buffer.from(canonicalize(parse(data).signed)));
-  result.ops_ms['verify-json'] = measure(iterations, warmup, () => verifyJson(data));
+  record('canonicalize', measure(iterations, warmup, () => Buffer.from(canonicalize(signed))));
+  record('parse+canonicalize', measure(iterations, warmup, () => Buffer.from(canonicalize(parse(data).signed))));
+  record('verify-json', measure(iterations, warmup, () => verifyJson(data)));
 } else if (mode === 'verify') {
   const [iterations, warmup] = process.argv.slice(7).map(Number);
-  result.ops_ms['verify'] = measure(iterations, warmup, () => verifyFull(data));
+  record('verify', measure(iterations, warmup, () => verifyFull(data)));
 } else {
   const baseline = process.resourceUsage().maxRSS * 1024;
   verifyJson(data);
