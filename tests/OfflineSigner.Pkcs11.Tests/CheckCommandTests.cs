@@ -134,6 +134,26 @@ public sealed class CheckCommandTests
         Assert.True(bad.ExitCode == CheckCommand.Problems, bad.ToString());
         Assert.Contains("rejected the PIN", bad.StdErr, StringComparison.Ordinal);
 
+        // The PIN as a systemd credential: $CREDENTIALS_DIRECTORY/NAME, as LoadCredential= provides it.
+        var credentials = Path.Combine(hsm.Dir, "credentials");
+        Directory.CreateDirectory(credentials);
+        File.Copy(hsm.UserPinFile, Path.Combine(credentials, "hsm-pin"));
+        var credentialConfig = File.ReadAllText(good).Replace($"\"file\": \"{hsm.UserPinFile}\"", "\"credential\": \"hsm-pin\"", StringComparison.Ordinal);
+        Assert.Contains("credential", credentialConfig, StringComparison.Ordinal);
+        var credentialPath = Path.Combine(hsm.Dir, "credential-config.json");
+        File.WriteAllText(credentialPath, credentialConfig);
+        var withCredential = ProcessRunner.Run(
+            dotnet,
+            [daemon, "check", "--config", credentialPath, "--self-test"],
+            environment: new Dictionary<string, string?> { ["SOFTHSM2_CONF"] = hsm.ConfPath, ["CREDENTIALS_DIRECTORY"] = credentials });
+        Assert.True(withCredential.ExitCode == 0, withCredential.ToString());
+        var withoutCredential = ProcessRunner.Run(
+            dotnet,
+            [daemon, "check", "--config", credentialPath],
+            environment: new Dictionary<string, string?> { ["SOFTHSM2_CONF"] = hsm.ConfPath, ["CREDENTIALS_DIRECTORY"] = null });
+        Assert.Equal(CheckCommand.Problems, withoutCredential.ExitCode);
+        Assert.Contains("systemd credential 'hsm-pin' is configured but CREDENTIALS_DIRECTORY is not set", withoutCredential.StdErr, StringComparison.Ordinal);
+
         var usage = ProcessRunner.Run(dotnet, [daemon, "check"], environment: hsm.ChildEnvironment);
         Assert.NotEqual(0, usage.ExitCode);
         Assert.Contains("--config", usage.StdErr + usage.StdOut, StringComparison.Ordinal);
