@@ -249,7 +249,8 @@ internal sealed partial class NotaryServerClient : IDisposable
     private static string CheckRole(string role)
     {
         ArgumentException.ThrowIfNullOrEmpty(role);
-        if (role is not ("root" or "targets" or "snapshot" or "timestamp") && !DelegationPattern().IsMatch(role))
+        if (role is not ("root" or "targets" or "snapshot" or "timestamp")
+            && (!DelegationPattern().IsMatch(role) || role.Split('/').Any(s => s is "." or "..")))
         {
             throw new ArgumentException($"\"{role}\" is not a notary role (root, targets, snapshot, timestamp or targets/NAME)", nameof(role));
         }
