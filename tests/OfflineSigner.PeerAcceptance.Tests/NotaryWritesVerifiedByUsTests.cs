@@ -57,6 +57,12 @@ public class NotaryWritesVerifiedByUsTests
         var targets = Metadata<Targets>.Parse(files.Single(f => f.Item1 == "targets.json").Item2);
         Assert.Equal(["a.txt"], targets.Signed.TargetFiles.Keys);
 
+        // Our notary writer lays files out byte for byte as notary does (the server hashes its own re-serialization).
+        foreach (var (name, bytes) in files.Append(("1.root.json", chainBytes[0])))
+        {
+            Assert.True(bytes.AsSpan().SequenceEqual(RepositoryState.FileBytes(MetadataReader.Parse(bytes))), $"{name} is not written back byte for byte");
+        }
+
         // The same chain under another repository name is refused: notary root certificates name the GUN.
         Assert.Contains(RepositoryVerifier.Verify(chain[0], files, now, gun: "example.com/someone/else"), r => !r.Verified);
     }
