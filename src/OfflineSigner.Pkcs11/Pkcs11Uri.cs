@@ -58,6 +58,9 @@ public sealed class Pkcs11Uri
     /// <summary>A path attribute's decoded bytes.</summary>
     public ReadOnlyMemory<byte>? GetPathAttribute(string name) => _path.TryGetValue(name, out var v) ? v : null;
 
+    /// <summary>The names of the query attributes present (pin-source, module-name, module-path).</summary>
+    public IReadOnlyCollection<string> QueryAttributeNames => _query.Keys;
+
     /// <summary>A query attribute's decoded text.</summary>
     public string? GetQueryAttribute(string name) => _query.TryGetValue(name, out var v) ? Encoding.UTF8.GetString(v) : null;
 

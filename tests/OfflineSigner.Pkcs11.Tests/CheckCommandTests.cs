@@ -97,6 +97,7 @@ public sealed class CheckCommandTests
     [InlineData("{\"backends\":[{\"name\":\"a\",\"type\":\"pkcs11\",\"module\":\"/m.so\",\"token\":{\"slot\":0},\"keys\":[]}]}", "slot")]
     [InlineData("{\"backends\":[{\"name\":\"a\",\"type\":\"pkcs11\",\"module\":\"/m.so\",\"token\":{\"label\":\"t\"},\"pin\":{\"file\":\"/p\",\"credential\":\"c\"},\"keys\":[{\"name\":\"k\",\"uri\":\"pkcs11:id=%01\"}]}]}", "exactly one")]
     [InlineData("{\"backends\":[{\"name\":\"a\",\"type\":\"pkcs11\",\"module\":\"/m.so\",\"token\":{\"label\":\"t\"},\"keys\":[{\"name\":\"k\",\"uri\":\"pkcs11:token=other;id=%01\"}]}]}", "not this backend's token")]
+    [InlineData("{\"backends\":[{\"name\":\"a\",\"type\":\"pkcs11\",\"module\":\"/m.so\",\"token\":{\"label\":\"t\"},\"keys\":[{\"name\":\"k\",\"uri\":\"pkcs11:id=%01?module-path=/other.so\"}]}]}", "carries module-path")]
     public void Invalid_configuration_exits_2_naming_the_problem(string json, string expected)
     {
         using var dir = TestEnvironment.CreateTempDir("config");

@@ -135,7 +135,13 @@ internal sealed record BackendConfiguration
                 throw new ConfigurationException($"{where}: keys[{i}] ('{k.Name}'): 'uri' is not a PKCS#11 URI: {error}");
             }
 
-            if (uri!.Id is null && uri.Object is null)
+            if (uri!.QueryAttributeNames.Count > 0)
+            {
+                throw new ConfigurationException(
+                    $"{where}: keys[{i}] ('{k.Name}'): the URI carries {string.Join(", ", uri.QueryAttributeNames.Order(StringComparer.Ordinal))}; the module and the PIN are configured in 'module' and 'pin', not in the key URI");
+            }
+
+            if (uri.Id is null && uri.Object is null)
             {
                 throw new ConfigurationException($"{where}: keys[{i}] ('{k.Name}'): the URI names no key (give id=, object= or both)");
             }
