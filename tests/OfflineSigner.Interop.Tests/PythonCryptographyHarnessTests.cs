@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using OfflineSigner.Interop.Tests.Fixtures;
+using OfflineSigner.Tests.Shared;
 using Xunit;
 
 namespace OfflineSigner.Interop.Tests;
@@ -38,5 +39,31 @@ public class PythonCryptographyHarnessTests
         Assert.True(PythonCryptography.Verify(Encoding.ASCII.GetBytes(cert.ExportCertificatePem()), "rsa-pss-sha256", signature, Data));
         using var other = RSA.Create(2048);
         Assert.False(PythonCryptography.Verify(other.ExportSubjectPublicKeyInfo(), "rsa-pss-sha256", signature, Data));
+    }
+
+    [Fact]
+    public void Ed25519_signature_made_by_openssl_verifies_and_fails_when_altered()
+    {
+        // The BCL has no Ed25519: the openssl command line makes the key and the signature.
+        var openssl = TestEnvironment.RequireTool("openssl", "Debian package openssl");
+        using var dir = TestEnvironment.CreateTempDir("ed25519");
+        string P(string name) => Path.Combine(dir.Path, name);
+        File.WriteAllBytes(P("data"), Data);
+        Run(openssl, "genpkey", "-algorithm", "ed25519", "-out", P("key.pem"));
+        Run(openssl, "pkey", "-in", P("key.pem"), "-pubout", "-out", P("pub.pem"));
+        Run(openssl, "pkeyutl", "-sign", "-inkey", P("key.pem"), "-rawin", "-in", P("data"), "-out", P("sig"));
+        var publicKey = File.ReadAllBytes(P("pub.pem"));
+        var signature = File.ReadAllBytes(P("sig"));
+        Assert.Equal(64, signature.Length);
+
+        Assert.True(PythonCryptography.Verify(publicKey, "ed25519", signature, Data));
+        signature[10] ^= 1;
+        Assert.False(PythonCryptography.Verify(publicKey, "ed25519", signature, Data));
+    }
+
+    private static void Run(string exe, params string[] args)
+    {
+        var result = ProcessRunner.Run(exe, args, TimeSpan.FromMinutes(1));
+        Assert.True(result.ExitCode == 0, result.ToString());
     }
 }
