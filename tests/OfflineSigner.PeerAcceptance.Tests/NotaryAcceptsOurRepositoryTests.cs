@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using OfflineSigner.Cli.Repositories;
 using OfflineSigner.Interop.Tests.Fixtures;
 using OfflineSigner.PeerAcceptance.Tests.Support;
@@ -216,6 +217,60 @@ public class NotaryAcceptsOurRepositoryTests
         delegation = Assert.Single(cached.ListDelegations(gun));
         Assert.Equal([repo.DelegationKeys[role].Key.NotaryCanonicalKeyId!], delegation.KeyIds);
         Assert.NotEqual(firstKey.NotaryCanonicalKeyId, repo.DelegationKeys[role].Key.NotaryCanonicalKeyId);
+    }
+
+    // The real server never lets an under-signed root through, so the client's own check is shown against a server
+    // that validates nothing (what a compromised server could send): the notary client refuses the root itself.
+    [Fact]
+    public void The_notary_client_refuses_an_under_signed_rotation_of_a_two_of_three_root_that_a_server_passes_on()
+    {
+        using var work = TestEnvironment.CreateTempDir("peer-notary");
+        const string gun = "example.com/offlinesigner/client-check";
+        using var server = new StaticNotaryServer(gun);
+        using var repo = OurNotaryRepository.CreateWithOwnTimestampKey(gun, TargetFiles, rootKeyCount: 3, rootThreshold: 2);
+        Serve(server, repo);
+        var cached = new NotaryCli(server.Url, Path.Combine(work.Path, "cached"));
+        AssertListsOurTargets(repo, cached.List(gun));
+
+        // Root 2 keeps keys 0 and 2 and replaces key 1; only key 0 and the new key sign: 1 of root 1's two needed.
+        var root2 = repo.RotateRoot(replaceIndex: 1, oldSigners: [0], newSigners: [0, 1]);
+        Serve(server, repo);
+        var refused = cached.Run(["list", gun]);
+
+        // The client fetched root 2 by the checksum the snapshot lists, and refused it with the server's own words.
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("could not rotate trust to a new trusted root: failed to validate data with current trusted certificates", refused.StdOut, StringComparison.Ordinal);
+        var root2Sha256 = Convert.ToHexStringLower(SHA256.HashData(RepositoryState.FileBytes(root2)));
+        Assert.Contains($"200 /v2/{gun}/_trust/tuf/root.{root2Sha256}.json", server.Requests);
+        Assert.Equal(1, CachedRootVersion(cached, gun));
+
+        // The same root 2 with root 1's key 2 signing as well (2 of 2 needed) is accepted by the same client.
+        root2.SignWith(repo.RootKeys[2].Signer, repo.RootKeys[2].Key);
+        repo.RefreshSnapshot();
+        Serve(server, repo);
+        AssertListsOurTargets(repo, cached.List(gun));
+        Assert.Equal(2, CachedRootVersion(cached, gun));
+    }
+
+    private static void Serve(StaticNotaryServer server, OurNotaryRepository repo)
+    {
+        foreach (var r in repo.State.Roots)
+        {
+            server.Files[$"{r.Signed.Version}.root.json"] = RepositoryState.FileBytes(r);
+        }
+
+        // Notary clients fetch what a signed listing names by checksum: ROLE.SHA256.json.
+        foreach (var (role, bytes) in new[]
+        {
+            ("root", RepositoryState.FileBytes(repo.State.Root)),
+            ("targets", RepositoryState.FileBytes(repo.State.Targets!)),
+            ("snapshot", RepositoryState.FileBytes(repo.State.Snapshot!)),
+            ("timestamp", RepositoryState.FileBytes(repo.State.Timestamp!)),
+        })
+        {
+            server.Files[role + ".json"] = bytes;
+            server.Files[$"{role}.{Convert.ToHexStringLower(SHA256.HashData(bytes))}.json"] = bytes;
+        }
     }
 
     private static void AssertListsOurTargets(OurNotaryRepository repo, IReadOnlyList<NotaryTarget> listed)

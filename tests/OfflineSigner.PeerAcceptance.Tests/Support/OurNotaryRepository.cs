@@ -46,6 +46,9 @@ internal sealed class OurNotaryRepository : IDisposable
 
     public Key TimestampKey { get; }
 
+    /// <summary>Our timestamp key's signer, or null when the server holds the timestamp key.</summary>
+    public SoftwareKeySigner? TimestampSigner { get; private init; }
+
     /// <summary>The role that lists each target (top-level "targets" unless delegated).</summary>
     public SortedDictionary<string, string> TargetRoles { get; } = new(StringComparer.Ordinal);
 
@@ -65,7 +68,35 @@ internal sealed class OurNotaryRepository : IDisposable
         CancellationToken cancellationToken = default)
     {
         var timestampKey = await client.GetServerKeyAsync("timestamp", cancellationToken);
-        var repo = new OurNotaryRepository(client.Gun, DateTimeOffset.UtcNow, timestampKey);
+        return Create(client.Gun, timestampKey, null, targets, rootKeyCount, rootThreshold, signWith);
+    }
+
+    /// <summary>
+    /// The same repository with a timestamp key of our own, for a server that holds no keys (see
+    /// <see cref="StaticNotaryServer"/>): the timestamp is made by <see cref="RefreshSnapshot"/> too.
+    /// </summary>
+    public static OurNotaryRepository CreateWithOwnTimestampKey(
+        string gun,
+        IReadOnlyDictionary<string, string> targets,
+        int rootKeyCount = 1,
+        int rootThreshold = 1)
+    {
+        var timestampSigner = SoftwareKeySigner.Generate(KeyAlgorithm.EcdsaP256);
+        var repo = Create(gun, PlainKey(timestampSigner), timestampSigner, targets, rootKeyCount, rootThreshold, null);
+        repo.allSigners.Add(timestampSigner);
+        return repo;
+    }
+
+    private static OurNotaryRepository Create(
+        string gun,
+        Key timestampKey,
+        SoftwareKeySigner? timestampSigner,
+        IReadOnlyDictionary<string, string> targets,
+        int rootKeyCount,
+        int rootThreshold,
+        IEnumerable<int>? signWith)
+    {
+        var repo = new OurNotaryRepository(gun, DateTimeOffset.UtcNow, timestampKey) { TimestampSigner = timestampSigner };
         var root = Root.Create(Dialect.Notary, repo.Now.AddDays(365), consistentSnapshot: false);
         for (var i = 0; i < rootKeyCount; i++)
         {
@@ -200,11 +231,16 @@ internal sealed class OurNotaryRepository : IDisposable
         ("snapshot", RepositoryState.FileBytes(State.Snapshot!)),
     ];
 
-    /// <summary>A new snapshot version over the current root and targets bytes, signed by our snapshot key.</summary>
+    /// <summary>A new snapshot version over the current root and targets bytes, signed by our snapshot key (and a new timestamp when the key is ours).</summary>
     public void RefreshSnapshot()
     {
         State.RefreshSnapshot(Now.AddDays(30));
         State.Snapshot!.SignWith(SnapshotSigner, SnapshotKey);
+        if (TimestampSigner is not null)
+        {
+            State.RefreshTimestamp(Now.AddDays(7));
+            State.Timestamp!.SignWith(TimestampSigner, TimestampKey);
+        }
     }
 
     /// <summary>What publishing the newest root sends: root and the snapshot that lists it.</summary>
