@@ -12,6 +12,9 @@ namespace OfflineSigner.Tuf.Json;
 /// </summary>
 public static class CanonicalJson
 {
+    // Strings up to this length are checked and copied char by char; longer ones go through the vectorized paths.
+    private const int ShortString = 24;
+
     /// <summary>Orders strings by Unicode code point (the order of their UTF-8 bytes), not by UTF-16 code unit.</summary>
     public static IComparer<string> KeyComparer { get; } = new CodePointComparer();
 
@@ -83,6 +86,11 @@ public static class CanonicalJson
 
     private static long SizeOfString(string s)
     {
+        if (s.Length <= ShortString && IsPlainAscii(s))
+        {
+            return s.Length + 2;
+        }
+
         // Quotes, the UTF-8 bytes (lone surrogates count as the 3-byte replacement character, as written), and one
         // backslash before every '"' and '\'.
         long size = 2 + Encoding.UTF8.GetByteCount(s);
@@ -95,6 +103,20 @@ public static class CanonicalJson
         }
 
         return size;
+    }
+
+    /// <summary>Whether every character is ASCII other than '"' and '\\', so it is written as one byte each, unescaped.</summary>
+    private static bool IsPlainAscii(string s)
+    {
+        foreach (var c in s)
+        {
+            if (c >= 0x80 || c == '"' || c == '\\')
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static int DigitCount(long v)
@@ -200,6 +222,20 @@ public static class CanonicalJson
 
     private static int WriteString(string s, Span<byte> dest, int pos)
     {
+        if (s.Length <= ShortString && IsPlainAscii(s))
+        {
+            // Most strings in metadata are short ASCII (keys, hash prefixes, names): a plain copy, no vector setup.
+            var to = dest.Slice(pos, s.Length + 2);
+            to[0] = (byte)'"';
+            for (var k = 0; k < s.Length; k++)
+            {
+                to[k + 1] = (byte)s[k];
+            }
+
+            to[^1] = (byte)'"';
+            return pos + to.Length;
+        }
+
         dest[pos++] = (byte)'"';
         var rest = s.AsSpan();
         int i;
