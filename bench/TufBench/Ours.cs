@@ -11,6 +11,8 @@ namespace OfflineSigner.TufBench;
 /// </summary>
 internal static class Ours
 {
+    private static readonly TimeSpan WarmupTime = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Times three operations: canonicalize alone (the signed part of a tree parsed beforehand), parse +
     /// canonicalize (strict parse of the whole document, canonical bytes of signed), and verify (parse into the
@@ -75,7 +77,10 @@ internal static class Ours
     /// <summary>Wall-clock and process CPU milliseconds of each run (CPU time is steadier on a busy machine).</summary>
     private static (List<double> Wall, List<double> Cpu) Measure(int iterations, int warmup, Action action)
     {
-        for (var i = 0; i < warmup; i++)
+        // Warm up for at least the given runs and one second, so that tiered compilation has finished with the
+        // code before it is measured (a few runs of a short operation are over before the JIT's tier-up).
+        var warming = Stopwatch.StartNew();
+        for (var i = 0; i < warmup || warming.Elapsed < WarmupTime; i++)
         {
             action();
         }

@@ -96,7 +96,8 @@ internal static class Runner
     {
         var work = o.Work ?? Directory.CreateTempSubdirectory("tufbench-").FullName;
         Console.Error.WriteLine($"generating workloads in {work}");
-        Workloads.Generate(work);
+        // In a child, so that this process stays small: peers started from it must not inherit a large parent.
+        _ = ChildRaw(Self(["generate", work]), o.ChildTimeoutSeconds);
         var delegator = Path.Combine(work, Workloads.DelegatorFile);
         var python = Path.Combine(o.Scripts, "securesystemslib_bench.py");
         var node = Path.Combine(o.Scripts, "tufjs_bench.cjs");
@@ -140,6 +141,12 @@ internal static class Runner
     /// <summary>Runs a child to completion and reads its one-line result; null when it ran out of time.</summary>
     private static Result? Child(string[] command, int timeoutSeconds)
     {
+        var output = ChildRaw(command, timeoutSeconds);
+        return output is null ? null : Result.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last());
+    }
+
+    private static string? ChildRaw(string[] command, int timeoutSeconds)
+    {
         var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in command.Skip(1))
         {
@@ -162,8 +169,7 @@ internal static class Runner
             throw new InvalidOperationException($"{string.Join(' ', command)} failed ({p.ExitCode}): {stderr.Result}");
         }
 
-        var line = stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
-        return Result.Parse(line);
+        return stdout.Result;
     }
 
     private sealed record Row(Workload Workload, long Size, Result? Ours, Result? OursMemory, Result? Ssl, Result? SslMemory, Result? Js, Result? JsFull, Result? JsMemory);
@@ -185,7 +191,7 @@ internal static class Runner
     private static string Report(List<Row> rows, RunOptions o)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Median of {o.Iterations} runs after {o.Warmup} warm-up (tuf-js full verify: one run); each implementation and workload in its own process.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Median of {o.Iterations} runs after a warm-up of at least {o.Warmup} runs and one second (tuf-js full verify: one run, no warm-up); each implementation and workload in its own process.");
         sb.AppendLine();
         sb.AppendLine("Times are process CPU milliseconds (steadier than wall-clock on a shared machine); the ratio columns give CPU (wall-clock) ratios: how many times faster ours is.");
         sb.AppendLine();
@@ -208,7 +214,7 @@ internal static class Runner
         }
 
         sb.AppendLine();
-        sb.AppendLine("Peak memory (VmHWM / ru_maxrss / maxRSS) of a fresh process doing one operation: ours a full verify; securesystemslib parse + canonicalize; tuf-js JSON.parse + Key.verifySignature.");
+        sb.AppendLine("Peak memory (VmHWM, the resident high-water mark of the process's own memory) of a fresh process doing one operation: ours a full verify; securesystemslib parse + canonicalize; tuf-js JSON.parse + Key.verifySignature.");
         sb.AppendLine();
         sb.AppendLine("| workload | file MB | ours peak MB | ours / file | ours above runtime baseline MB | ours allocated MB | securesystemslib peak MB | tuf-js peak MB |");
         sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");

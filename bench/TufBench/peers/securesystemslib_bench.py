@@ -8,12 +8,11 @@ Operations (every one starts from the file's bytes in memory):
   canonicalize        encode_canonical of the signed part of a document parsed beforehand, as UTF-8 bytes
   parse+canonicalize  json.loads of the whole document, then the same
 Prints one JSON line in TufBench's result shape (wall-clock and process CPU milliseconds). memory: one parse+canonicalize in a fresh process,
-ru_maxrss as the peak.
+VmHWM as the peak.
 """
 import gc
 import json
 import os
-import resource
 import sys
 import time
 
@@ -25,8 +24,11 @@ def canonical_bytes(signed):
 
 
 def measure(iterations, warmup, action):
-    for _ in range(warmup):
+    # The same warm-up rule as the other implementations: at least WARMUP runs and one second.
+    started, done = time.perf_counter(), 0
+    while done < warmup or time.perf_counter() - started < 1.0:
         action()
+        done += 1
     wall, cpu = [], []
     for _ in range(iterations):
         gc.collect()
@@ -39,7 +41,12 @@ def measure(iterations, warmup, action):
 
 
 def peak_rss_bytes():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM of this process's own memory: ru_maxrss would carry the parent's peak over from fork.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def main():

@@ -12,7 +12,7 @@
 //   verify              (own mode) JSON.parse + Metadata.fromJSON + the delegator's verifyDelegate: tuf-js's full
 //                       path. Run separately because the model's fromJSON grows quadratically with the number of
 //                       targets and roles; TufBench stops it after a time limit.
-// Prints one JSON line in TufBench's result shape (wall-clock and process CPU milliseconds). memory: one full verify in a fresh process, maxRSS as the peak.
+// Prints one JSON line in TufBench's result shape (wall-clock and process CPU milliseconds). memory: one full verify in a fresh process, VmHWM as the peak.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -54,8 +54,16 @@ function verifyJson(bytes) {
   }
 }
 
+// VmHWM of this process's own memory: resourceUsage().maxRSS would carry the parent's peak over from fork.
+function peakRssBytes() {
+  const line = fs.readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return Number(line.split(/\s+/)[1]) * 1024;
+}
+
 function measure(iterations, warmup, action) {
-  for (let i = 0; i < warmup; i++) {
+  // The same warm-up rule as the other implementations: at least `warmup` runs and one second.
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < warmup || process.hrtime.bigint() - started < 1000000000n; i++) {
     action();
   }
   const wall = [];
@@ -89,9 +97,9 @@ if (mode === 'time') {
   const [iterations, warmup] = process.argv.slice(7).map(Number);
   record('verify', measure(iterations, warmup, () => verifyFull(data)));
 } else {
-  const baseline = process.resourceUsage().maxRSS * 1024;
+  const baseline = peakRssBytes();
   verifyJson(data);
-  result.peak_rss_bytes = process.resourceUsage().maxRSS * 1024;
+  result.peak_rss_bytes = peakRssBytes();
   result.baseline_rss_bytes = baseline;
 }
 console.log(JSON.stringify(result));
