@@ -309,7 +309,7 @@ public sealed class JsonParser
         }
 
         var digits = s[start..pos];
-        if (digits.Length > options.MaxIntegerDigits)
+        if (digits.Length - (digits[0] == (byte)'-' ? 1 : 0) > options.MaxIntegerDigits)
         {
             throw Fail($"integer with more than {options.MaxIntegerDigits} digits", start);
         }
