@@ -103,3 +103,13 @@ public class JsonTextTests
         }
     }
 }
+
+public class JsonTextCompactTests
+{
+    [Fact]
+    public void Compact_form_has_no_whitespace_outside_strings()
+    {
+        var node = JsonParser.Parse("{ \"b\" : [1, {\"c\": \"x y\"}], \"a\": {} }");
+        Assert.Equal("{\"a\":{},\"b\":[1,{\"c\":\"x y\"}]}", Encoding.UTF8.GetString(JsonText.Serialize(node)));
+    }
+}

@@ -39,7 +39,7 @@ public static class JsonText
                         Put(w, (byte)',');
                     }
 
-                    NewLine(w, depth + 1);
+                    NewLine(w, depth < 0 ? -1 : depth + 1);
                     WriteString(props[i].Key, w);
                     Put(w, (byte)':');
                     if (depth >= 0)
@@ -66,7 +66,7 @@ public static class JsonText
                         Put(w, (byte)',');
                     }
 
-                    NewLine(w, depth + 1);
+                    NewLine(w, depth < 0 ? -1 : depth + 1);
                     Write(arr[i], w, depth < 0 ? -1 : depth + 1);
                 }
 
