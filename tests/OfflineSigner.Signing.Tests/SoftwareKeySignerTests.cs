@@ -165,6 +165,24 @@ public sealed class SoftwareKeySignerTests
         Assert.True(SignatureVerifier.Verify(signer.PublicKey, Dialect.Notary, ((JsonString)keyObject["keytype"]).Value, null, method, message, signature));
     }
 
+    [Theory]
+    [InlineData(KeyAlgorithm.EcdsaP256, "ecdsa")]
+    [InlineData(KeyAlgorithm.Rsa2048, "rsapss")]
+    public void Notary_root_key_signs_under_its_x509_key_object(KeyAlgorithm algorithm, string expectedMethod)
+    {
+        using var signer = SoftwareKeySigner.Generate(algorithm);
+        using var certificate = NotaryRootCertificateBuilder.Build(signer, "example.com/app");
+        var keyObject = KeyFormats.EncodeNotaryCertificate(certificate);
+        var message = "root bytes"u8.ToArray();
+        var (signature, method) = MetadataSigner.Sign(signer, Dialect.Notary, keyObject, message);
+        Assert.Equal(expectedMethod, method);
+        var key = KeyFormats.Decode(keyObject, Dialect.Notary, "$");
+        var keyType = ((JsonString)keyObject["keytype"]).Value;
+        Assert.EndsWith("-x509", keyType, StringComparison.Ordinal);
+        Assert.True(SignatureVerifier.Verify(key, Dialect.Notary, keyType, null, method, message, signature));
+        Assert.False(SignatureVerifier.Verify(key, Dialect.Notary, keyType, null, method, [.. message, 0], signature));
+    }
+
     [Fact]
     public void Metadata_signer_refuses_a_key_object_of_another_key_and_a_scheme_it_cannot_make()
     {
