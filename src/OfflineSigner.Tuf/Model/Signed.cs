@@ -68,6 +68,20 @@ public abstract class Signed
         return dialect == Dialect.Notary ? type.ToString() : lower;
     }
 
+    /// <summary>The fields every new version 1 document starts with: type, spec_version (TUF dialect), version, expires.</summary>
+    private protected static JsonObject NewJson(RoleType type, Dialect dialect, DateTimeOffset expires)
+    {
+        var json = new JsonObject { { "_type", TypeName(type, dialect) } };
+        if (dialect == Dialect.TufSpecification)
+        {
+            json.Add("spec_version", "1.0.31");
+        }
+
+        json.Add("version", 1);
+        json.Add("expires", Rfc3339.Format(expires));
+        return json;
+    }
+
     /// <summary>The canonical bytes that signatures cover.</summary>
     public byte[] CanonicalBytes() => CanonicalJson.Serialize(Json);
 
@@ -157,14 +171,7 @@ public sealed class Root : Signed
     /// <summary>A new, empty root in a dialect (roles get their keys through <see cref="AddKey"/>).</summary>
     public static Root Create(Dialect dialect, DateTimeOffset expires, bool consistentSnapshot = true, int threshold = 1)
     {
-        var json = new JsonObject { { "_type", TypeName(RoleType.Root, dialect) } };
-        if (dialect == Dialect.TufSpecification)
-        {
-            json.Add("spec_version", "1.0.31");
-        }
-
-        json.Add("version", 1);
-        json.Add("expires", Rfc3339.Format(expires));
+        var json = NewJson(RoleType.Root, dialect, expires);
         json.Add("consistent_snapshot", dialect != Dialect.Notary && consistentSnapshot);
         json.Add("keys", new JsonObject());
         var rolesJson = new JsonObject();
@@ -291,14 +298,7 @@ public sealed class Targets : Signed
     /// <summary>A new, empty targets role in a dialect.</summary>
     public static Targets Create(Dialect dialect, DateTimeOffset expires)
     {
-        var json = new JsonObject { { "_type", TypeName(RoleType.Targets, dialect) } };
-        if (dialect == Dialect.TufSpecification)
-        {
-            json.Add("spec_version", "1.0.31");
-        }
-
-        json.Add("version", 1);
-        json.Add("expires", Rfc3339.Format(expires));
+        var json = NewJson(RoleType.Targets, dialect, expires);
         json.Add("targets", new JsonObject());
         if (dialect == Dialect.Notary)
         {
@@ -478,14 +478,7 @@ public sealed class Snapshot : Signed
     /// <summary>A new snapshot in a dialect.</summary>
     public static Snapshot Create(Dialect dialect, DateTimeOffset expires)
     {
-        var json = new JsonObject { { "_type", TypeName(RoleType.Snapshot, dialect) } };
-        if (dialect == Dialect.TufSpecification)
-        {
-            json.Add("spec_version", "1.0.31");
-        }
-
-        json.Add("version", 1);
-        json.Add("expires", Rfc3339.Format(expires));
+        var json = NewJson(RoleType.Snapshot, dialect, expires);
         json.Add("meta", new JsonObject());
         return new Snapshot(json, dialect, MetadataParseOptions.Default);
     }
@@ -535,14 +528,7 @@ public sealed class Timestamp : Signed
     public static Timestamp Create(Dialect dialect, DateTimeOffset expires, JsonObject snapshotEntry)
     {
         ArgumentNullException.ThrowIfNull(snapshotEntry);
-        var json = new JsonObject { { "_type", TypeName(RoleType.Timestamp, dialect) } };
-        if (dialect == Dialect.TufSpecification)
-        {
-            json.Add("spec_version", "1.0.31");
-        }
-
-        json.Add("version", 1);
-        json.Add("expires", Rfc3339.Format(expires));
+        var json = NewJson(RoleType.Timestamp, dialect, expires);
         json.Add("meta", new JsonObject { { dialect == Dialect.Notary ? "snapshot" : "snapshot.json", snapshotEntry } });
         return new Timestamp(json, dialect, MetadataParseOptions.Default);
     }
