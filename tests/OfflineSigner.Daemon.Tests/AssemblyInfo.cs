@@ -7,3 +7,7 @@ using Xunit;
 
 // One SoftHSM configuration for the whole run: the module reads SOFTHSM2_CONF once, at C_Initialize.
 [assembly: AssemblyFixture(typeof(SoftHsm))]
+
+// Tokens are created by softhsm2-util in the directory the in-process module reads: one test at a time, so that no
+// test sees another's half-created token.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -14,6 +14,10 @@ internal sealed record DaemonConfiguration
     [JsonPropertyName("backends")]
     public List<BackendConfiguration>? Backends { get; init; }
 
+    /// <summary>The serving section (socket, callers, policy, audit log), read by Hosting/ServeConfiguration.</summary>
+    [JsonPropertyName("daemon")]
+    public JsonElement? Daemon { get; init; }
+
     /// <summary>Reads and validates <paramref name="path"/>; throws <see cref="ConfigurationException"/> naming the problem.</summary>
     public static DaemonConfiguration Load(string path)
     {

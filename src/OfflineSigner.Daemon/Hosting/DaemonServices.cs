@@ -1,0 +1,43 @@
+using OfflineSigner.Audit;
+using OfflineSigner.Daemon.Configuration;
+using OfflineSigner.Daemon.Grpc;
+using OfflineSigner.Daemon.Policy;
+using OfflineSigner.Daemon.Services;
+
+namespace OfflineSigner.Daemon.Hosting;
+
+/// <summary>The daemon's services built from its configuration, ready to register with the transport.</summary>
+internal sealed class DaemonServices : IDisposable
+{
+    public DaemonServices(DaemonConfiguration configuration, SigningPolicyOptions policy, IAuditLog audit, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        Backends = new KeyBackends(configuration.Backends!
+            .Select(b => (IKeyBackend)new Pkcs11Backend(b.Name!, b.Module!, b.Selector, b.Pin?.ToPinSource(), b.ProtectionPolicy))
+            .ToList());
+        var gate = new SigningGate(policy, time);
+        Keys = new KeyService(Backends, Directory, audit);
+        Signing = new SigningService(Backends, Directory, gate, audit, time);
+        Attestation = new AttestationService(Backends, Directory, audit);
+    }
+
+    public KeyBackends Backends { get; }
+
+    public KeyDirectory Directory { get; } = new();
+
+    public KeyService Keys { get; }
+
+    public SigningService Signing { get; }
+
+    public AttestationService Attestation { get; }
+
+    /// <summary>Registers every implemented method.</summary>
+    public void Register(IGrpcServiceRegistry registry)
+    {
+        Keys.Register(registry);
+        Signing.Register(registry);
+        Attestation.Register(registry);
+    }
+
+    public void Dispose() => Backends.Dispose();
+}
