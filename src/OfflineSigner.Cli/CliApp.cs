@@ -15,6 +15,7 @@ internal static class CliApp
         root.Subcommands.Add(ShowCommand.Create());
         root.Subcommands.Add(CanonicalJsonCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(AuditCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
