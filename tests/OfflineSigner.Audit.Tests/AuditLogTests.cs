@@ -162,4 +162,31 @@ public sealed class AuditLogTests : IDisposable
         IOException ex = Assert.Throws<IOException>(() => new AuditLogWriter(LogPath));
         Assert.Contains("another writer", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void CrashAtAnyByteOfTheLastWriteLeavesAVerifiableChain()
+    {
+        // What a SIGKILL mid-write can leave: any prefix of the last line, with or without its newline.
+        WriteEntries(3);
+        byte[] good = File.ReadAllBytes(LogPath);
+        WriteEntries(1);
+        byte[] full = File.ReadAllBytes(LogPath);
+        for (int cut = good.Length; cut < full.Length; cut++)
+        {
+            File.WriteAllBytes(LogPath, full[..cut]);
+            AuditLogVerification v = AuditLogVerifier.Verify(LogPath);
+            Assert.True(v.Ok, v.Reason);
+            Assert.Equal(cut > good.Length, v.TornTail);
+            using (var w = new AuditLogWriter(LogPath))
+            {
+                Assert.Equal(3, w.HeadSequence);
+                w.Append(Signed(4));
+            }
+
+            v = AuditLogVerifier.Verify(LogPath);
+            Assert.True(v.Ok, v.Reason);
+            Assert.Equal(4, v.HeadSequence);
+            Assert.False(v.TornTail);
+        }
+    }
 }
