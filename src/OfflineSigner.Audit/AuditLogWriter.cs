@@ -16,6 +16,7 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
     private long seq;
     private string prev;
     private bool disposed;
+    private bool faulted;
 
     /// <summary>Opens (or creates) the log at <paramref name="path"/> and verifies its chain.</summary>
     /// <param name="path">The log file.</param>
@@ -92,12 +93,27 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
+            if (faulted)
+            {
+                throw new IOException("audit log writer failed an earlier write; reopen it (the torn entry is dropped on open)");
+            }
+
             byte[] line = AuditLogFormat.Encode(seq + 1, clock.GetUtcNow(), prev, auditEvent);
             var buffer = new byte[line.Length + 1];
             line.CopyTo(buffer, 0);
             buffer[^1] = (byte)'\n';
-            stream.Write(buffer);
-            stream.Flush(true);
+            try
+            {
+                stream.Write(buffer);
+                stream.Flush(true);
+            }
+            catch (IOException)
+            {
+                // A partial line may be on disk; appending after it would break the chain, so stop here.
+                faulted = true;
+                throw;
+            }
+
             seq++;
             prev = AuditLogFormat.Hash(line);
         }
