@@ -154,8 +154,7 @@ internal static class Workloads
         var doc = new JsonObject { { "signatures", new JsonArray() }, { "signed", signed } };
         var bytes = JsonText.Serialize(doc);
         var metadata = MetadataReader.Parse(bytes, MetadataParseOptions.Default.WithMaxBytes(bytes.Length));
-        var (signature, method) = MetadataSigner.Sign(signer, metadata.Dialect, key.Json, metadata.SignedBytes());
-        metadata.AddSignature(Signature.Create(key.KeyId, signature, method, metadata.Dialect));
+        metadata.SignWith(signer, key);
         File.WriteAllBytes(file, metadata.ToBytes());
     }
 

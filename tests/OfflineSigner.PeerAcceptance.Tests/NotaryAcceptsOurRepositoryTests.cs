@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
+using OfflineSigner.Signing;
 using OfflineSigner.Cli.Repositories;
 using OfflineSigner.Interop.Tests.Fixtures;
 using OfflineSigner.PeerAcceptance.Tests.Support;

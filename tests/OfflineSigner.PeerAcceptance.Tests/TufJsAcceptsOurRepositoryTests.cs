@@ -1,4 +1,5 @@
 using System.Text;
+using OfflineSigner.Signing;
 using OfflineSigner.Interop.Tests.Fixtures;
 using OfflineSigner.PeerAcceptance.Tests.Support;
 using OfflineSigner.Tests.Shared;
@@ -202,7 +203,7 @@ public class TufJsAcceptsOurRepositoryTests
         var signer = repo.SignerFor(key);
         var copy = Metadata<Root>.Parse(document.ToBytes());
         copy.ClearSignatures();
-        Cli.Repositories.MetadataSigning.SignWith(copy, signer, key);
+        copy.SignWith(signer, key);
         return copy.Signatures.Single();
     }
 

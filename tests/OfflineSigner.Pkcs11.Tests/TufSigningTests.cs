@@ -43,8 +43,7 @@ public sealed class TufSigningTests
         var targets = Targets.Create(dialect, Expires);
         targets.SetTarget("file.txt", 4, new Dictionary<string, string> { ["sha256"] = dialect == Dialect.Notary ? "AAAA" : "abcd" });
         var md = Metadata<Targets>.Create(targets);
-        var (sig, method) = MetadataSigner.Sign(signer, dialect, key.Json, md.SignedBytes());
-        md.AddSignature(Signature.Create(key.KeyId, sig, method, dialect));
+        md.SignWith(signer, key);
 
         var written = md.ToBytes();
         var result = Verifier.VerifyTopLevel(root, Metadata<Targets>.Parse(written));
@@ -77,8 +76,7 @@ public sealed class TufSigningTests
         }
 
         var md = Metadata<Root>.Create(root);
-        var (sig, method) = MetadataSigner.Sign(signer, Dialect.Notary, rootKey.Json, md.SignedBytes());
-        md.AddSignature(Signature.Create(rootKey.KeyId, sig, method, Dialect.Notary));
+        md.SignWith(signer, rootKey);
         var parsed = Metadata<Root>.Parse(md.ToBytes());
         Assert.True(Verifier.Verify("root", parsed.Signed.Roles["root"], parsed.Signed.Keys, parsed).Verified);
         Assert.Empty(RepositoryVerifier.NotaryRootKeyProblems(parsed.Signed, gun, DateTimeOffset.UtcNow));

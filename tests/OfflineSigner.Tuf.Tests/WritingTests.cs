@@ -31,11 +31,7 @@ public sealed class WritingTests : IDisposable
     }
 
     private static void Sign<T>(Metadata<T> md, SoftwareKeySigner signer, Key key)
-        where T : Signed
-    {
-        var (sig, method) = MetadataSigner.Sign(signer, md.Dialect, key.Json, md.SignedBytes());
-        md.AddSignature(Signature.Create(key.KeyId, sig, method, md.Dialect));
-    }
+        where T : Signed => md.SignWith(signer, key);
 
     private static Metadata<T> Reparse<T>(Metadata<T> md)
         where T : Signed => Metadata<T>.Parse(md.ToBytes());

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using OfflineSigner.Signing;
 using OfflineSigner.Tuf;
 using OfflineSigner.Tuf.Json;
 
@@ -135,7 +134,7 @@ internal sealed class RepositoryState
         {
             if (entries.All(e => e.Name != name))
             {
-                snapshot.Json["meta"].As<JsonObject>().Remove(name);
+                ((JsonObject)snapshot.Json["meta"]).Remove(name);
             }
         }
 
@@ -255,23 +254,4 @@ internal sealed class RepositoryState
         AtomicFile.Write(Path.Combine(dir, "snapshot.json"), FileBytes(Snapshot!));
         AtomicFile.Write(Path.Combine(dir, "timestamp.json"), FileBytes(Timestamp!));
     }
-}
-
-/// <summary>Signing a document with a key signer: sign the canonical bytes, verify, attach.</summary>
-internal static class MetadataSigning
-{
-    /// <summary>Signs <paramref name="metadata"/> with <paramref name="signer"/> as the key <paramref name="key"/> lists it.</summary>
-    public static void SignWith<T>(this Metadata<T> metadata, IKeySigner signer, Key key)
-        where T : Signed
-    {
-        var message = metadata.SignedBytes();
-        var (sig, method) = MetadataSigner.Sign(signer, metadata.Dialect, key.Json, message);
-        metadata.AddSignature(Signature.Create(key.KeyId, sig, method, metadata.Dialect));
-    }
-}
-
-internal static class JsonNodeExtensions
-{
-    public static T As<T>(this JsonNode node)
-        where T : JsonNode => (T)node;
 }
