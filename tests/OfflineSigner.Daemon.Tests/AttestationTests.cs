@@ -1,5 +1,6 @@
 using OfflineSigner.Audit;
 using OfflineSigner.Daemon.Grpc;
+using OfflineSigner.Protocol.Grpc;
 using OfflineSigner.Daemon.Services;
 using OfflineSigner.Daemon.Tests.Support;
 using OfflineSigner.Protocol.V1;

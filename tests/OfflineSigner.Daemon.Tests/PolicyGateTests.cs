@@ -2,6 +2,7 @@ using System.Text;
 using Google.Protobuf;
 using OfflineSigner.Audit;
 using OfflineSigner.Daemon.Grpc;
+using OfflineSigner.Protocol.Grpc;
 using OfflineSigner.Daemon.Policy;
 using OfflineSigner.Daemon.Tests.Support;
 using OfflineSigner.Protocol.V1;

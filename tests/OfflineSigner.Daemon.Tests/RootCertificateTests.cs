@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using OfflineSigner.Daemon.Grpc;
+using OfflineSigner.Protocol.Grpc;
 using OfflineSigner.Daemon.Tests.Support;
 using OfflineSigner.Protocol.V1;
 using OfflineSigner.Tuf.Crypto;

@@ -2,28 +2,6 @@ using Google.Protobuf;
 
 namespace OfflineSigner.Daemon.Grpc;
 
-/// <summary>gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html).</summary>
-public enum StatusCode
-{
-    OK = 0,
-    Cancelled = 1,
-    Unknown = 2,
-    InvalidArgument = 3,
-    DeadlineExceeded = 4,
-    NotFound = 5,
-    AlreadyExists = 6,
-    PermissionDenied = 7,
-    ResourceExhausted = 8,
-    FailedPrecondition = 9,
-    Aborted = 10,
-    OutOfRange = 11,
-    Unimplemented = 12,
-    Internal = 13,
-    Unavailable = 14,
-    DataLoss = 15,
-    Unauthenticated = 16,
-}
-
 /// <summary>
 /// A call's outcome other than OK. Services throw it; the transport turns it into grpc-status and grpc-message
 /// trailers. Any other exception becomes INTERNAL with a fixed message: no stack trace crosses the socket.
