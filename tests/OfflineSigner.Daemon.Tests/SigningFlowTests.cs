@@ -93,7 +93,7 @@ public sealed class SigningFlowTests(SoftHsm hsm)
         using var daemon = new DaemonHarness(hsm);
         daemon.Generate("taken", 0x05);
         var e = Assert.Throws<Grpc.RpcException>(() => daemon.Generate("taken", 0x05));
-        Assert.Equal(Grpc.StatusCode.FailedPrecondition, e.Status);
+        Assert.Equal(OfflineSigner.Protocol.Grpc.StatusCode.FailedPrecondition, e.Status);
         Assert.Contains("already holds", e.Message, StringComparison.Ordinal);
     }
 }
