@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OfflineSigner.Daemon.Check;
+using OfflineSigner.Daemon.Hosting;
 
 namespace OfflineSigner.Daemon;
 
@@ -10,6 +11,7 @@ internal static class Program
         var root = new RootCommand("offline-signerd: the offline signing daemon")
         {
             CheckCommand.Create(),
+            ServeCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

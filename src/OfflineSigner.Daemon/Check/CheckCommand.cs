@@ -88,7 +88,7 @@ internal static class CheckCommand
             output.WriteLine($"  token: label '{info.Label}' serial {info.SerialNumber} model {info.Model} ({info.ManufacturerId}); PIN: {Pkcs11TokenInfo.Describe(info.UserPinStatus)}");
 
             var problems = ListKeys(token, prefix, output, error);
-            foreach (var key in backend.Keys!)
+            foreach (var key in backend.Keys ?? [])
             {
                 problems += CheckKey(token, backend, key, selfTest, output, error);
             }

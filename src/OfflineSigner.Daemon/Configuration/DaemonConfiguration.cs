@@ -115,9 +115,10 @@ internal sealed record BackendConfiguration
         }
 
         Pin?.Validate(where);
-        if (Keys is not { Count: > 0 })
+        // 'keys' may be absent: a fresh token has none until the ceremony generates them through the daemon.
+        if (Keys is null)
         {
-            throw new ConfigurationException($"{where}: 'keys' must list at least one key");
+            return;
         }
 
         var keyNames = new HashSet<string>(StringComparer.Ordinal);
