@@ -5,12 +5,14 @@ namespace OfflineSigner.Audit;
 public sealed class AuditLogBrokenException(string message) : OfflineSignerException(message);
 
 /// <summary>
-/// Appends hash-chained entries to one file, fsync'ed one by one. Holds the file exclusively, so a second
-/// writer fails at open. Thread-safe.
+/// Appends hash-chained entries to one file, fsync'ed one by one. One writer at a time: it holds an exclusive
+/// lock on a sibling <c>.lock</c> file, so a second writer fails at open, while readers (audit verify, the Audit
+/// RPC) may open the log itself at any time. Thread-safe.
 /// </summary>
 public sealed class AuditLogWriter : IAuditLog, IDisposable
 {
     private readonly FileStream stream;
+    private readonly FileStream writerLock;
     private readonly TimeProvider clock;
     private readonly Lock gate = new();
     private long seq;
@@ -29,11 +31,21 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
         this.clock = clock ?? TimeProvider.System;
         try
         {
-            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            writerLock = new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException ex)
         {
             throw new IOException($"audit log {path} is held by another writer or cannot be opened: {ex.Message}", ex);
+        }
+
+        try
+        {
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        }
+        catch (IOException ex)
+        {
+            writerLock.Dispose();
+            throw new IOException($"audit log {path} cannot be opened: {ex.Message}", ex);
         }
 
         try
@@ -70,6 +82,7 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
         catch
         {
             stream.Dispose();
+            writerLock.Dispose();
             throw;
         }
     }
@@ -128,6 +141,7 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
             {
                 disposed = true;
                 stream.Dispose();
+                writerLock.Dispose();
             }
         }
     }

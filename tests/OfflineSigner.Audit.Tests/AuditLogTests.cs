@@ -164,6 +164,18 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public void ReadersMayVerifyWhileTheWriterIsOpen()
+    {
+        using var w = new AuditLogWriter(LogPath);
+        w.Append(Signed(1));
+        w.Append(Signed(2));
+        AuditLogVerification v = AuditLogVerifier.Verify(LogPath);
+        Assert.True(v.Ok, v.Reason);
+        Assert.Equal(w.HeadSequence, v.HeadSequence);
+        Assert.Equal(2, File.ReadAllLines(LogPath).Length);
+    }
+
+    [Fact]
     public void CrashAtAnyByteOfTheLastWriteLeavesAVerifiableChain()
     {
         // What a SIGKILL mid-write can leave: any prefix of the last line, with or without its newline.
