@@ -1,0 +1,151 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Nodes;
+using OfflineSigner.Daemon.Tests.Support;
+using OfflineSigner.Grpc.Tests.Support;
+using OfflineSigner.Interop.Tests.Fixtures;
+using OfflineSigner.Tuf;
+using Xunit;
+using static OfflineSigner.Grpc.Tests.Support.Calls;
+
+namespace OfflineSigner.Grpc.Tests;
+
+/// <summary>
+/// Every RPC of the daemon called by gRPC implementations nobody here wrote (python3-grpcio with stubs protoc builds
+/// from protos/, and @grpc/grpc-js with @grpc/proto-loader) over the Unix socket of a real offline-signerd backed by
+/// a SoftHSM2 token. Signatures they receive are checked with python3-cryptography.
+/// </summary>
+public sealed class PeerClientTests(SoftHsm hsm)
+{
+    public static TheoryData<GrpcPeer> Peers => [GrpcPeer.Python, GrpcPeer.GrpcJs];
+
+    [Theory]
+    [MemberData(nameof(Peers))]
+    public void Keys_preview_sign_and_attest_from_a_real_client(GrpcPeer peer)
+    {
+        using var daemon = DaemonProcess.Start(hsm);
+
+        var health = Ok(peer, daemon, "grpc.health.v1.Health/Check");
+        Assert.Equal("SERVING", Text(health, "status"));
+        Assert.Equal("NOT_FOUND", Raw(peer, daemon, "grpc.health.v1.Health/Check", new JsonObject { ["service"] = "no.such.Service" }).CodeName);
+        Assert.Equal("SERVING", Text(Ok(peer, daemon, "grpc.health.v1.Health/Check", new JsonObject { ["service"] = "offlinesigner.v1.SigningService" }), "status"));
+
+        var backends = Ok(peer, daemon, "offlinesigner.v1.KeyService/ListBackends");
+        var token = backends.GetProperty("backends")[0].GetProperty("tokens")[0];
+        Assert.Equal(daemon.TokenLabel, Text(token, "label"));
+
+        var generated = Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
+        {
+            ["backend"] = DaemonProcess.Backend,
+            ["token_label"] = daemon.TokenLabel,
+            ["label"] = "targets-1",
+            ["id"] = B64([0x01]),
+            ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256",
+            ["pin"] = B64(DaemonProcess.Pin),
+        }).GetProperty("key");
+        var uri = Text(generated, "uri");
+        var spki = Bytes(generated, "subject_public_key_info");
+        Assert.StartsWith("pkcs11:", uri, StringComparison.Ordinal);
+
+        var listed = Ok(peer, daemon, "offlinesigner.v1.KeyService/ListKeys", new JsonObject { ["backend"] = DaemonProcess.Backend });
+        Assert.Contains(listed.GetProperty("keys").EnumerateArray(), k => Text(k, "uri") == uri);
+
+        var publicKey = Ok(peer, daemon, "offlinesigner.v1.KeyService/GetPublicKey", new JsonObject { ["key_uri"] = uri, ["dialect"] = "DIALECT_TUF" });
+        var key = Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(spki), Dialect.TufSpecification);
+        Assert.Equal(key.KeyId, Text(publicKey, "key_id"));
+
+        // Preview and sign targets v1 under a root that lists the key.
+        var root = Root.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(300));
+        foreach (var role in Root.TopLevelRoles)
+        {
+            root.AddKey(role, key);
+        }
+
+        var targets = Targets.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(60));
+        targets.SetTarget("app.tar.gz", 42, new Dictionary<string, string> { ["sha256"] = new string('a', 64) });
+        var signingRequest = new JsonObject
+        {
+            ["metadata"] = B64(Metadata<Targets>.Create(targets).ToBytes()),
+            ["role"] = "targets",
+            ["trusted_root"] = B64(Metadata<Root>.Create(root).ToBytes()),
+            ["key_uri"] = uri,
+        };
+        var preview = Ok(peer, daemon, "offlinesigner.v1.SigningService/Preview", signingRequest);
+        var digest = Bytes(preview, "signed_sha256");
+        Assert.Equal(SHA256.HashData(targets.CanonicalBytes()), digest);
+        Assert.Contains("app.tar.gz", Text(preview, "summary"), StringComparison.Ordinal);
+
+        var signed = Ok(peer, daemon, "offlinesigner.v1.SigningService/Sign", new JsonObject
+        {
+            ["request"] = signingRequest.DeepClone(),
+            ["expected_sha256"] = B64(digest),
+            ["pin"] = B64(DaemonProcess.Pin),
+        });
+        var signature = Bytes(signed, "signature");
+        Assert.True(PythonCryptography.Verify(spki, "ecdsa-sha256-der", signature, targets.CanonicalBytes()), "python3-cryptography rejects the signature the client received");
+        Assert.False(PythonCryptography.Verify(spki, "ecdsa-sha256-der", signature, [.. targets.CanonicalBytes(), (byte)' ']), "python3-cryptography accepts the signature over other bytes");
+
+        // A digest other than the previewed one is refused: what the operator saw is what gets signed.
+        var mismatch = Fails(peer, daemon, "offlinesigner.v1.SigningService/Sign", "FAILED_PRECONDITION", new JsonObject
+        {
+            ["request"] = signingRequest.DeepClone(),
+            ["expected_sha256"] = B64(new byte[32]),
+            ["pin"] = B64(DaemonProcess.Pin),
+        });
+        Assert.Contains("digest-mismatch", mismatch, StringComparison.Ordinal);
+
+        var attested = Ok(peer, daemon, "offlinesigner.v1.AttestationService/Attest", new JsonObject { ["key_uri"] = uri });
+        Assert.True(attested.TryGetProperty("pkcs11", out var evidence), "no PKCS#11 evidence in " + attested);
+        Assert.True(evidence.GetProperty("local").GetBoolean());
+        Assert.True(attested.GetProperty("meets_policy").GetBoolean());
+
+        var certificate = Ok(peer, daemon, "offlinesigner.v1.SigningService/SignRootCertificate", new JsonObject
+        {
+            ["key_uri"] = uri,
+            ["gun"] = "example.com/app",
+            ["validity_days"] = 365,
+            ["pin"] = B64(DaemonProcess.Pin),
+        });
+        var der = Bytes(certificate, "certificate_der");
+        using var cert = X509CertificateLoader.LoadCertificate(der);
+        Assert.Equal("CN=example.com/app", cert.Subject);
+        Assert.Equal(spki, cert.PublicKey.ExportSubjectPublicKeyInfo());
+        var tbs = TbsOf(der, out var certSignature);
+        Assert.True(PythonCryptography.Verify(der, "ecdsa-sha256-der", certSignature, tbs), "python3-cryptography rejects the self-signed root certificate");
+
+        // Everything above is in the audit log, with the caller's uid from the socket.
+        var log = File.ReadAllLines(daemon.AuditLogPath);
+        var uid = Native.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(log, l => l.Contains("\"key_generated\"", StringComparison.Ordinal) && l.Contains("\"caller_uid\":" + uid, StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains("\"signed\"", StringComparison.Ordinal) && l.Contains(Convert.ToHexStringLower(digest), StringComparison.Ordinal));
+        Assert.Contains(log, l => l.Contains("\"policy_refused\"", StringComparison.Ordinal) && l.Contains("digest-mismatch", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(Peers))]
+    public void The_peer_reads_the_same_methods_the_daemon_routes(GrpcPeer peer)
+    {
+        using var daemon = DaemonProcess.Start(hsm);
+        var methods = GrpcPeers.List(peer, GrpcPeers.ProtoRoot, GrpcPeers.ProjectProtos);
+        Assert.NotEmpty(methods);
+        foreach (var method in methods)
+        {
+            // An empty request reaches the method (any status but UNIMPLEMENTED): every method of the contract is routed.
+            var result = Raw(peer, daemon, method.Method, deadline: TimeSpan.FromSeconds(5));
+            Assert.True(result.CodeName != "UNIMPLEMENTED", $"{method.Method} is not served: {result.Details}");
+        }
+
+        Assert.Equal("UNIMPLEMENTED", Raw(peer, daemon, "offlinesigner.v1.KeyService/NoSuchMethod").CodeName);
+    }
+
+    /// <summary>The to-be-signed part and the signature of a DER certificate.</summary>
+    private static byte[] TbsOf(byte[] der, out byte[] signature)
+    {
+        var reader = new System.Formats.Asn1.AsnReader(der, System.Formats.Asn1.AsnEncodingRules.DER);
+        var certificate = reader.ReadSequence();
+        var tbs = certificate.ReadEncodedValue().ToArray();
+        certificate.ReadSequence();
+        signature = certificate.ReadBitString(out _);
+        return tbs;
+    }
+}
