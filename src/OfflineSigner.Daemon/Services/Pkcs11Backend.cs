@@ -7,10 +7,15 @@ namespace OfflineSigner.Daemon.Services;
 /// <summary>
 /// One PKCS#11 token. A PIN in the request opens a connection for that call only (the PIN is copied into a source
 /// that is wiped when the call ends); without one the configured PIN source is used (unattended mode).
+/// Calls on one token run one at a time: PKCS#11 login state is shared by every session of the process, so one
+/// call's logout must never cut another call's signature short. The module stays initialized for the backend's
+/// lifetime (its first use loads it), so a call costs a session and a login, not a C_Initialize.
 /// </summary>
 public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector token, IPinSource? configuredPin, KeyProtectionPolicy protection) : IKeyBackend
 {
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _exclusive = new(1, 1);
+    private Pkcs11Module? _resident;
 
     public string Name { get; } = name;
 
@@ -65,15 +70,17 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
     public IKeySigner OpenSigner(string keyUri, ReadOnlySpan<byte> pin)
     {
         var uri = Pkcs11Uri.Parse(keyUri);
+        Enter();
         var source = PinFor(pin);
         try
         {
             var signer = Pkcs11Signer.Open(new Pkcs11TokenOptions(ModulePath!, Token, source), uri, protection);
-            return source is BytesPinSource owned ? new OwningSigner(signer, owned) : signer;
+            return new OwningSigner(signer, source as BytesPinSource, _exclusive);
         }
         catch
         {
             (source as BytesPinSource)?.Dispose();
+            _exclusive.Release();
             throw;
         }
     }
@@ -86,24 +93,47 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
         }
 
         var idCopy = id.ToArray();
-        lock (_gate)
+        return WithToken(pin, token =>
         {
-            return WithToken(pin, token =>
-            {
-                using var signer = Pkcs11KeyGenerator.Generate(token, algorithm, label, idCopy);
-                signer.SelfTest();
-                return Describe(signer.KeyInfo, token);
-            });
-        }
+            using var signer = Pkcs11KeyGenerator.Generate(token, algorithm, label, idCopy);
+            signer.SelfTest();
+            return Describe(signer.KeyInfo, token);
+        });
     }
 
     public void Dispose()
     {
-        // Connections live for one call; nothing stays open between calls.
+        // Sessions live for one call; only the module's initialization stays between calls.
+        lock (_gate)
+        {
+            _resident?.Dispose();
+            _resident = null;
+        }
+
+        _exclusive.Dispose();
+    }
+
+    /// <summary>Waits for the token to be free and keeps the module initialized.</summary>
+    private void Enter()
+    {
+        _exclusive.Wait();
+        try
+        {
+            lock (_gate)
+            {
+                _resident ??= Pkcs11Module.Load(ModulePath!);
+            }
+        }
+        catch
+        {
+            _exclusive.Release();
+            throw;
+        }
     }
 
     private T WithToken<T>(ReadOnlySpan<byte> pin, Func<Pkcs11Token, T> operation)
     {
+        Enter();
         var source = PinFor(pin);
         try
         {
@@ -113,6 +143,7 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
         finally
         {
             (source as BytesPinSource)?.Dispose();
+            _exclusive.Release();
         }
     }
 
@@ -121,8 +152,8 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
     private BackendKey Describe(Pkcs11KeyInfo key, Pkcs11Token token) =>
         new(key.Uri.ToString(), Name, key.Algorithm, key.SubjectPublicKeyInfo, key.Label, token.Info?.SerialNumber, key.Protection, key.Protection.Violations(protection));
 
-    /// <summary>A signer that also wipes the PIN it was opened with when it is disposed.</summary>
-    private sealed class OwningSigner(Pkcs11Signer inner, BytesPinSource pin) : IKeySigner
+    /// <summary>A signer that wipes the PIN it was opened with and frees the token when it is disposed.</summary>
+    private sealed class OwningSigner(Pkcs11Signer inner, BytesPinSource? pin, SemaphoreSlim exclusive) : IKeySigner
     {
         public KeyAlgorithm Algorithm => inner.Algorithm;
 
@@ -132,15 +163,23 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
 
         public byte[] Sign(ReadOnlySpan<byte> message, HashAlgorithmName hash) => inner.Sign(message, hash);
 
+        private int _disposed;
+
         public void Dispose()
         {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+
             try
             {
                 inner.Dispose();
             }
             finally
             {
-                pin.Dispose();
+                pin?.Dispose();
+                exclusive.Release();
             }
         }
     }
