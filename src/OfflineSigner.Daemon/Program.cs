@@ -13,6 +13,8 @@ internal static class Program
             CheckCommand.Create(),
             ServeCommand.Create(),
         };
-        return root.Parse(args).Invoke();
+        // serve handles SIGTERM and SIGINT itself (STOPPING=1, finish running calls, audit daemon_stopped): the parser
+        // must not install its own termination handling, which would end the process with 143 after a timeout.
+        return root.Parse(args).Invoke(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
 }

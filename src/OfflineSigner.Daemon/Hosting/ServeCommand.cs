@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using OfflineSigner.Audit;
 using OfflineSigner.Daemon.Configuration;
 using OfflineSigner.Daemon.Grpc;
+using OfflineSigner.Daemon.Systemd;
 
 namespace OfflineSigner.Daemon.Hosting;
 
@@ -37,18 +38,29 @@ internal static class ServeCommand
 
     public static async Task<int> RunAsync(string configPath, bool newAuditSegment, int? tcpPort, TextWriter output, TextWriter error)
     {
+        using var notifier = SystemdNotifier.FromEnvironment(error);
         DaemonConfiguration config;
         ServeConfiguration serve;
+        IReadOnlyList<InheritedSocket> inherited;
         try
         {
             config = DaemonConfiguration.Load(configPath);
             serve = ServeConfiguration.From(config.Daemon, configPath);
+            inherited = ListenFds.FromEnvironment();
         }
-        catch (ConfigurationException e)
+        catch (Exception e) when (e is ConfigurationException or FormatException)
         {
             await error.WriteLineAsync("<3>error: " + e.Message).ConfigureAwait(false);
             return InvalidConfiguration;
         }
+
+        if (inherited.Count > 1)
+        {
+            await error.WriteLineAsync($"<3>error: systemd passed {inherited.Count} sockets; offline-signerd.socket must listen on exactly one").ConfigureAwait(false);
+            return InvalidConfiguration;
+        }
+
+        notifier.Status("opening the audit log");
 
         AuditLogWriter audit;
         try
@@ -80,7 +92,9 @@ internal static class ServeCommand
                 AllowedUids = serve.AllowedUids,
                 AllowedGids = serve.AllowedGids,
             };
-            GrpcListener listener = tcpPort is { } port ? new GrpcListener.LoopbackTcp(port) : new GrpcListener.UnixSocket(serve.SocketPath);
+            GrpcListener listener = tcpPort is { } port ? new GrpcListener.LoopbackTcp(port)
+                : inherited.Count == 1 ? new GrpcListener.InheritedHandle((ulong)inherited[0].Fd, $"the socket systemd passed ({inherited[0].Name}, fd {inherited[0].Fd})")
+                : new GrpcListener.UnixSocket(serve.SocketPath);
 
             GrpcServer server;
             try
@@ -100,6 +114,8 @@ internal static class ServeCommand
                 using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
                 await output.WriteLineAsync($"<6>offline-signerd {BuildVersion()} serving {registry.Paths.Count} methods on {server.Address}").ConfigureAwait(false);
                 await output.FlushAsync().ConfigureAwait(false);
+                notifier.Ready($"serving {registry.Paths.Count} methods on {server.Address}");
+                var watchdog = notifier.RunWatchdogAsync(() => serving, stop.Token);
 
                 try
                 {
@@ -111,8 +127,10 @@ internal static class ServeCommand
                 }
 
                 serving = false;
+                notifier.Stopping("stopping: finishing running calls");
                 await output.WriteLineAsync("<6>stopping").ConfigureAwait(false);
                 await server.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+                await watchdog.ConfigureAwait(false);
             }
 
             audit.Append(new AuditEvent(AuditEventKind.DaemonStopped) { CallerUid = Native.Uid });
