@@ -138,6 +138,31 @@ public sealed class PeerClientTests(SoftHsm hsm)
         Assert.Equal("UNIMPLEMENTED", Raw(peer, daemon, "offlinesigner.v1.KeyService/NoSuchMethod").CodeName);
     }
 
+    [Theory]
+    [MemberData(nameof(Peers))]
+    public void Loopback_tcp_for_tests_still_checks_the_caller(GrpcPeer peer)
+    {
+        // TCP carries no SO_PEERCRED: the daemon finds the client socket's owner in /proc/net/tcp.
+        using (var open = DaemonProcess.Start(hsm, null, "--listen-tcp", "0"))
+        {
+            var target = TcpTarget(open);
+            var result = GrpcPeers.Call(peer, target, GrpcPeers.ProtoRoot, GrpcPeers.ProjectProtos, "grpc.health.v1.Health/Check");
+            Assert.True(result.Ok, $"{target}: {result}");
+        }
+
+        using var closed = DaemonProcess.Start(hsm, "\"allowedUids\": [54321]", "--listen-tcp", "0");
+        var refused = GrpcPeers.Call(peer, TcpTarget(closed), GrpcPeers.ProtoRoot, GrpcPeers.ProjectProtos, "grpc.health.v1.Health/Check");
+        Assert.Equal("PERMISSION_DENIED", refused.CodeName);
+        Assert.Contains($"uid {Native.Uid}", refused.Details, StringComparison.Ordinal);
+    }
+
+    private static string TcpTarget(DaemonProcess daemon)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(daemon.Output, @"serving \d+ methods on http://(127\.0\.0\.1:\d+)");
+        Assert.True(match.Success, "no loopback address in the daemon's output:\n" + daemon.Output);
+        return match.Groups[1].Value;
+    }
+
     /// <summary>The to-be-signed part and the signature of a DER certificate.</summary>
     private static byte[] TbsOf(byte[] der, out byte[] signature)
     {

@@ -132,7 +132,8 @@ internal sealed class GrpcServer : IAsyncDisposable
         {
             GrpcListener.UnixSocket unix => unix.Path,
             GrpcListener.InheritedHandle inherited => inherited.Description,
-            _ => app.Urls.FirstOrDefault() ?? "tcp",
+            _ => app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "tcp",
         };
         if (listener is GrpcListener.UnixSocket socketPath)
         {
