@@ -119,6 +119,32 @@ public sealed class PeerClientTests(SoftHsm hsm)
         Assert.Contains(log, l => l.Contains("\"key_generated\"", StringComparison.Ordinal) && l.Contains("\"caller_uid\":" + uid, StringComparison.Ordinal));
         Assert.Contains(log, l => l.Contains("\"signed\"", StringComparison.Ordinal) && l.Contains(Convert.ToHexStringLower(digest), StringComparison.Ordinal));
         Assert.Contains(log, l => l.Contains("\"policy_refused\"", StringComparison.Ordinal) && l.Contains("digest-mismatch", StringComparison.Ordinal));
+
+        // The Audit RPCs: the stored lines, in order, and the chain's verdict.
+        var read = Raw(peer, daemon, "offlinesigner.v1.AuditService/ReadLog");
+        Assert.True(read.Ok, read.ToString());
+        var entries = read.Responses.Select(r => Text(r, "json")).ToList();
+        Assert.Equal(File.ReadAllLines(daemon.AuditLogPath), entries);
+        var page = Raw(peer, daemon, "offlinesigner.v1.AuditService/ReadLog", new JsonObject { ["from_sequence"] = 2, ["limit"] = 2 });
+        Assert.Equal(entries.Skip(1).Take(2), page.Responses.Select(r => Text(r, "json")));
+        var verified = Ok(peer, daemon, "offlinesigner.v1.AuditService/VerifyLog");
+        Assert.True(verified.GetProperty("ok").GetBoolean(), verified.ToString());
+        Assert.Equal(entries.Count, int.Parse(verified.GetProperty("entries").ToString(), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(entries[^1]))), Text(verified, "head_sha256"));
+
+        // One byte changed in the second entry: the RPC names it.
+        using (var file = new FileStream(daemon.AuditLogPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            var offset = System.Text.Encoding.UTF8.GetByteCount(entries[0] + "\n") + entries[1].IndexOf("\"seq\"", StringComparison.Ordinal) - 3;
+            file.Position = offset;
+            var b = file.ReadByte();
+            file.Position = offset;
+            file.WriteByte((byte)(b == 'a' ? 'b' : 'a'));
+        }
+
+        var broken = Ok(peer, daemon, "offlinesigner.v1.AuditService/VerifyLog");
+        Assert.False(broken.GetProperty("ok").GetBoolean(), "a tampered log verifies: " + broken);
+        Assert.Equal("2", broken.GetProperty("first_bad_sequence").ToString());
     }
 
     [Theory]

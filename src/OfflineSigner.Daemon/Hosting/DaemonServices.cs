@@ -9,7 +9,7 @@ namespace OfflineSigner.Daemon.Hosting;
 /// <summary>The daemon's services built from its configuration, ready to register with the transport.</summary>
 internal sealed class DaemonServices : IDisposable
 {
-    public DaemonServices(DaemonConfiguration configuration, SigningPolicyOptions policy, IAuditLog audit, TimeProvider time)
+    public DaemonServices(DaemonConfiguration configuration, SigningPolicyOptions policy, IAuditLog audit, TimeProvider time, string? auditLogPath = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         Backends = new KeyBackends(configuration.Backends!
@@ -19,6 +19,7 @@ internal sealed class DaemonServices : IDisposable
         Keys = new KeyService(Backends, Directory, audit);
         Signing = new SigningService(Backends, Directory, gate, audit, time);
         Attestation = new AttestationService(Backends, Directory, audit);
+        Audit = auditLogPath is null ? null : new AuditService(auditLogPath);
     }
 
     public KeyBackends Backends { get; }
@@ -31,12 +32,16 @@ internal sealed class DaemonServices : IDisposable
 
     public AttestationService Attestation { get; }
 
+    /// <summary>Reading and verifying the log file (absent when the log is not a file, as in tests).</summary>
+    public AuditService? Audit { get; }
+
     /// <summary>Registers every implemented method.</summary>
     public void Register(IGrpcServiceRegistry registry)
     {
         Keys.Register(registry);
         Signing.Register(registry);
         Attestation.Register(registry);
+        Audit?.Register(registry);
     }
 
     public void Dispose() => Backends.Dispose();

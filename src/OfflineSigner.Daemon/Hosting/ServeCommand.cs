@@ -80,7 +80,7 @@ internal static class ServeCommand
                 CallerUid = Native.Uid,
                 Detail = $"version {BuildVersion()}; configuration {configPath} sha256 {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(configPath)))}",
             });
-            using var services = new DaemonServices(config, serve.Policy, audit, TimeProvider.System);
+            using var services = new DaemonServices(config, serve.Policy, audit, TimeProvider.System, serve.AuditLogPath);
             var registry = new GrpcServiceRegistry();
             services.Register(registry);
             var serving = true;
