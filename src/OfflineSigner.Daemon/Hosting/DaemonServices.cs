@@ -19,6 +19,7 @@ internal sealed class DaemonServices : IDisposable
         Keys = new KeyService(Backends, Directory, audit);
         Signing = new SigningService(Backends, Directory, gate, audit, time);
         Attestation = new AttestationService(Backends, Directory, audit);
+        Rotation = new RotationService(Signing, policy, audit, time);
         Audit = auditLogPath is null ? null : new AuditService(auditLogPath);
     }
 
@@ -32,6 +33,8 @@ internal sealed class DaemonServices : IDisposable
 
     public AttestationService Attestation { get; }
 
+    public RotationService Rotation { get; }
+
     /// <summary>Reading and verifying the log file (absent when the log is not a file, as in tests).</summary>
     public AuditService? Audit { get; }
 
@@ -41,6 +44,7 @@ internal sealed class DaemonServices : IDisposable
         Keys.Register(registry);
         Signing.Register(registry);
         Attestation.Register(registry);
+        Rotation.Register(registry);
         Audit?.Register(registry);
     }
 
