@@ -206,6 +206,59 @@ public sealed class PeerClientTests(SoftHsm hsm)
         Assert.Contains(log, l => l.Contains("cross-signature", StringComparison.Ordinal) && l.Contains("\"policy_refused\"", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_delegation_key_rotation_verifies_against_the_trusted_root()
+    {
+        const GrpcPeer peer = GrpcPeer.Python;
+        using var daemon = DaemonProcess.Start(hsm);
+        var targetsInfo = Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
+        {
+            ["backend"] = DaemonProcess.Backend, ["token_label"] = daemon.TokenLabel, ["label"] = "targets-1", ["id"] = B64([0x21]),
+            ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256", ["pin"] = B64(DaemonProcess.Pin),
+        }).GetProperty("key");
+        var targetsKey = Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(Bytes(targetsInfo, "subject_public_key_info")), Dialect.TufSpecification);
+        using var oldDelegate = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var newDelegate = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        Key KeyOf(System.Security.Cryptography.ECDsa k) => Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(k.ExportSubjectPublicKeyInfo()), Dialect.TufSpecification);
+
+        var root = Root.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(300));
+        foreach (var role in Root.TopLevelRoles)
+        {
+            root.AddKey(role, targetsKey);
+        }
+
+        var targets = Targets.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(30));
+        targets.AddDelegation("releases", [KeyOf(oldDelegate)], 1, ["releases/*"]);
+        var current = Metadata<Targets>.Create(targets).ToBytes();
+        var request = new JsonObject
+        {
+            ["trusted_root"] = B64(Metadata<Root>.Create(root).ToBytes()),
+            ["delegator"] = B64(current),
+            ["delegator_role"] = "targets",
+            ["delegation"] = "releases",
+            ["remove_key_ids"] = new JsonArray(KeyOf(oldDelegate).KeyId),
+            ["add_keys"] = new JsonArray(System.Text.Encoding.UTF8.GetString(OfflineSigner.Tuf.Json.CanonicalJson.Serialize(KeyOf(newDelegate).Json))),
+            ["sign_with"] = new JsonArray(new JsonObject { ["key_uri"] = Text(targetsInfo, "uri"), ["pin"] = B64(DaemonProcess.Pin) }),
+        };
+        var preview = Ok(peer, daemon, "offlinesigner.v1.RotationService/PreviewDelegationRotation", request);
+        request["expected_sha256"] = Text(preview, "signed_sha256");
+        var rotated = Ok(peer, daemon, "offlinesigner.v1.RotationService/RotateDelegation", request);
+
+        var next = Metadata<Targets>.Parse(Bytes(rotated, "metadata"));
+        Assert.Equal(2, next.Signed.Version);
+        var releases = Assert.Single(next.Signed.Delegations!.Roles!);
+        Assert.Equal([KeyOf(newDelegate).KeyId], releases.KeyIds);
+        var verified = Verifier.VerifyTopLevel(root, next);
+        Assert.True(verified.Verified, string.Join("; ", verified.Problems));
+
+        // The old delegate key is gone: a document it signs no longer verifies under the rotated delegation.
+        var delegated = Metadata<Targets>.Create(Targets.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(7)));
+        var signature = oldDelegate.SignData(delegated.SignedBytes(), System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.DSASignatureFormat.Rfc3279DerSequence);
+        delegated.AddSignature(OfflineSigner.Tuf.Signature.Create(KeyOf(oldDelegate).KeyId, signature, null, Dialect.TufSpecification));
+        Assert.True(Verifier.VerifyDelegated("releases", targets, delegated).Verified, "the old delegate key did not verify under the old delegation (the check below would prove nothing)");
+        Assert.False(Verifier.VerifyDelegated("releases", next.Signed, delegated).Verified);
+    }
+
     [Theory]
     [MemberData(nameof(Peers))]
     public void The_peer_reads_the_same_methods_the_daemon_routes(GrpcPeer peer)
