@@ -4,6 +4,7 @@ using OfflineSigner.Daemon.Configuration;
 using OfflineSigner.Daemon.Grpc;
 using OfflineSigner.Daemon.Hosting;
 using OfflineSigner.Daemon.Tests.Support;
+using OfflineSigner.Protocol.V1;
 using OfflineSigner.Tests.Shared;
 using Xunit;
 
@@ -49,12 +50,18 @@ public sealed class HostingTests
         var config = DaemonConfiguration.Load(path);
         Assert.Equal("/run/y.sock", ServeConfiguration.From(config.Daemon, path).SocketPath);
 
-        using var services = new DaemonServices(config, ServeConfiguration.From(config.Daemon, path).Policy, new MemoryAuditLog(), TimeProvider.System);
+        using var services = new DaemonServices(config, ServeConfiguration.From(config.Daemon, path).Policy, new MemoryAuditLog(), TimeProvider.System, Path.Combine(dir.Path, "audit.jsonl"));
         var registry = new RecordingRegistry();
         services.Register(registry);
-        Assert.Equal(
-            ["/offlinesigner.v1.AttestationService/Attest", "/offlinesigner.v1.KeyService/GenerateKey", "/offlinesigner.v1.KeyService/GetPublicKey", "/offlinesigner.v1.KeyService/ListBackends", "/offlinesigner.v1.KeyService/ListKeys", "/offlinesigner.v1.SigningService/Preview", "/offlinesigner.v1.SigningService/Sign", "/offlinesigner.v1.SigningService/SignRootCertificate"],
-            registry.Methods.Order(StringComparer.Ordinal));
+
+        // Every method of every offlinesigner.v1 service in protos/ is implemented and registered.
+        string[] contract =
+        [
+            .. new[] { KeysReflection.Descriptor, SigningReflection.Descriptor, RotationReflection.Descriptor, AttestationReflection.Descriptor, AuditReflection.Descriptor }
+                .SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").Order(StringComparer.Ordinal),
+        ];
+        Assert.Equal(14, contract.Length);
+        Assert.Equal(contract, registry.Methods.Order(StringComparer.Ordinal));
     }
 
     private sealed class RecordingRegistry : IGrpcServiceRegistry
