@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using OfflineSigner.Audit;
@@ -9,11 +8,13 @@ namespace OfflineSigner.Daemon.Services;
 
 /// <summary>
 /// AuditService: reads the daemon's audit log as stored (one JSON line per entry) and verifies its chain, while the
-/// daemon keeps appending. Only complete lines are read: a line being written is not yet an entry.
+/// daemon keeps appending (the file is opened read-only and shared, so the writer is never held up). Only complete
+/// lines are read: a line being written is not yet an entry.
 /// </summary>
 public sealed class AuditService(string logPath)
 {
     private static readonly Google.Protobuf.Reflection.ServiceDescriptor Descriptor = AuditReflection.Descriptor.Services.Single(s => s.Name == "AuditService");
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
 
     /// <summary>Registers ReadLog and VerifyLog.</summary>
     public void Register(IGrpcServiceRegistry registry)
@@ -71,8 +72,11 @@ public sealed class AuditService(string logPath)
             Ok = result.Ok,
             Entries = result.Entries,
             HeadSha256 = result.HeadSha256,
+            HeadSequence = result.HeadSequence,
             FirstBadSequence = result.FirstBadSequence ?? 0,
+            FirstBadLine = result.FirstBadLine ?? 0,
             Error = result.Ok ? string.Empty : result.Reason ?? "broken",
+            TornTail = result.TornTail,
         };
     }
 
@@ -92,31 +96,59 @@ public sealed class AuditService(string logPath)
 
         using (stream)
         {
-            // Line by line, so a long log is never held whole; a last line without its newline is still being written.
-            using var reader = new StreamReader(stream, new UTF8Encoding(false, true), false, 64 * 1024);
-            var limit = stream.Length;
-            string? line;
-            while ((line = reader.ReadLine()) is not null)
+            // The entries stored when the call starts: reading stops at this length, so a line the writer appends
+            // meanwhile (possibly half written) is never taken for a complete one. Read in chunks, so a long log is
+            // never held whole; bytes after the last newline are a line still being written, not an entry.
+            var end = stream.Length;
+            var buffer = new byte[64 * 1024];
+            using var partial = new MemoryStream();
+            var position = 0L;
+            while (position < end)
             {
-                if (reader.EndOfStream && !EndsWithNewline(stream, limit))
+                var read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, end - position));
+                if (read == 0)
                 {
                     yield break;
                 }
 
-                yield return line;
+                position += read;
+                foreach (var line in SplitLines(buffer, read, partial))
+                {
+                    yield return line;
+                }
             }
         }
     }
 
-    private static bool EndsWithNewline(FileStream stream, long length)
+    // The complete lines in buffer[..count], the first one continuing `partial`; what follows the last newline is
+    // left in `partial`.
+    private static List<string> SplitLines(byte[] buffer, int count, MemoryStream partial)
     {
-        if (length == 0)
+        var lines = new List<string>();
+        var start = 0;
+        int newline;
+        while ((newline = Array.IndexOf(buffer, (byte)'\n', start, count - start)) >= 0)
         {
-            return false;
+            partial.Write(buffer, start, newline - start);
+            lines.Add(Decode(partial.GetBuffer().AsSpan(0, (int)partial.Length)));
+            partial.SetLength(0);
+            start = newline + 1;
         }
 
-        Span<byte> last = stackalloc byte[1];
-        return RandomAccess.Read(stream.SafeFileHandle, last, length - 1) == 1 && last[0] == (byte)'\n';
+        partial.Write(buffer, start, count - start);
+        return lines;
+    }
+
+    private static string Decode(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            return StrictUtf8.GetString(line);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw NotAnEntry();
+        }
     }
 
     private static long SequenceOf(string line)
@@ -134,6 +166,8 @@ public sealed class AuditService(string logPath)
             // Reported below.
         }
 
-        throw new RpcException(StatusCode.DataLoss, string.Create(CultureInfo.InvariantCulture, $"the audit log holds a line that is not an entry; run VerifyLog"));
+        throw NotAnEntry();
     }
+
+    private static RpcException NotAnEntry() => new(StatusCode.DataLoss, "the audit log holds a line that is not an entry; run VerifyLog");
 }
