@@ -16,6 +16,7 @@ internal static class CliApp
         root.Subcommands.Add(CanonicalJsonCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
+        root.Subcommands.Add(DaemonCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
