@@ -21,9 +21,11 @@ public sealed class DaemonHarness : IDisposable
         ArgumentNullException.ThrowIfNull(hsm);
         TokenLabel = hsm.CreateToken("daemon");
         Backends = new KeyBackends([new Pkcs11Backend(Backend, SoftHsm.ModulePath, TokenSelector.ByLabel(TokenLabel), null, KeyProtectionPolicy.Strict)]);
-        Gate = new SigningGate(policy ?? new SigningPolicyOptions(), TimeProvider.System);
+        Policy = policy ?? new SigningPolicyOptions();
+        Gate = new SigningGate(Policy, TimeProvider.System);
         KeyService = new KeyService(Backends, Directory, Audit);
         Signing = new SigningService(Backends, Directory, Gate, Audit, TimeProvider.System);
+        Rotation = new RotationService(Signing, Policy, Audit, TimeProvider.System);
     }
 
     public string TokenLabel { get; }
@@ -34,11 +36,16 @@ public sealed class DaemonHarness : IDisposable
 
     public MemoryAuditLog Audit { get; } = new();
 
+    public SigningPolicyOptions Policy { get; }
+
     public SigningGate Gate { get; }
 
     public KeyService KeyService { get; }
 
     public SigningService Signing { get; }
+
+    /// <summary>Rotation over the same signing service, gate and audit log.</summary>
+    public RotationService Rotation { get; }
 
     public static CallContext Context(string method) => new() { Uid = 4242, Gid = 4242, Pid = 1, Method = method };
 
