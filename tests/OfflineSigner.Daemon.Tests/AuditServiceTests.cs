@@ -45,6 +45,35 @@ public sealed class AuditServiceTests
         Assert.Contains("\"event\":\"rotated\"", again[^1].Json, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_read_keeps_to_the_entries_stored_when_it_began_while_the_writer_appends()
+    {
+        using var dir = TestEnvironment.CreateTempDir("audit-during");
+        var path = Path.Combine(dir.Path, "audit.jsonl");
+        using var writer = new AuditLogWriter(path);
+        Write(writer, 4);
+        var stored = File.ReadAllLines(path);
+
+        // Each streamed entry makes the writer append one more (at most four, so a reader that followed the growing
+        // file would end as well, and fail): the writer is never held up, and the read stops where the file ended.
+        var appended = 0;
+        var collector = new Collector(_ =>
+        {
+            if (appended < 4)
+            {
+                writer.Append(new AuditEvent(AuditEventKind.Rotated) { Role = "root", Version = ++appended });
+            }
+        });
+        await Service(path).ReadLogAsync(new ReadLogRequest(), collector, Context(ReadLogMethod));
+
+        Assert.Equal(4, appended);
+        Assert.Equal(stored, collector.Messages.Select(e => e.Json));
+        var after = await ReadAsync(path, new ReadLogRequest());
+        Assert.Equal(File.ReadAllLines(path), after.Select(e => e.Json));
+        Assert.Equal(8, after.Count);
+        Assert.True(Service(path).VerifyLog(new VerifyLogRequest(), Context(VerifyLogMethod)).Ok);
+    }
+
     [Theory]
     [InlineData(0, 0, new long[] { 1, 2, 3, 4, 5, 6, 7 })]
     [InlineData(3, 0, new long[] { 3, 4, 5, 6, 7 })]
@@ -245,13 +274,14 @@ public sealed class AuditServiceTests
         return collector.Messages;
     }
 
-    private sealed class Collector : IServerStreamWriter<AuditEntry>
+    private sealed class Collector(Action<AuditEntry>? onEach = null) : IServerStreamWriter<AuditEntry>
     {
         public List<AuditEntry> Messages { get; } = [];
 
         public Task WriteAsync(AuditEntry message)
         {
             Messages.Add(message);
+            onEach?.Invoke(message);
             return Task.CompletedTask;
         }
     }
