@@ -1,13 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Security;
-using System.Net.Sockets;
+using System.Runtime.Versioning;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
 using Google.Protobuf;
 using OfflineSigner.Pkcs11;
+using OfflineSigner.Protocol.Health.V1;
 using OfflineSigner.Protocol.V1;
 using OfflineSigner.Signing;
 using OfflineSigner.Tuf;
@@ -17,31 +15,56 @@ using Notary = OfflineSigner.SignBench.NotarySigner;
 namespace OfflineSigner.SignBench;
 
 /// <summary>
-/// Sign RPC throughput and latency: offline-signerd (ECDSA P-256 on SoftHSM2, Unix socket) and notary-signer
-/// (ECDSA P-256 in its memory store, gRPC over TLS on loopback), driven by the same HTTP/2 client in one run, plus the
-/// PKCS#11 backend's direct in-process signing rate on the same token and key.
-/// Usage: SignBench WORKDIR SOFTHSM_LABEL USER_PIN_FILE TLS_DIR NOTARY_PORT SECONDS
+/// Sign RPC throughput and latency, in one run, driven by one client (<see cref="GrpcClient"/>):
+/// offline-signerd (ECDSA P-256 on SoftHSM2, a targets document with the PIN in every request, Unix socket) and
+/// notary-signer (ECDSA P-256 in its memory store, its own gRPC API over TLS on loopback), at concurrency 1 and 8, beside
+/// an empty call to the daemon (its transport's floor), interleaved in slices so that load from other processes falls
+/// on all of them alike. Then, with the daemon stopped, the
+/// PKCS#11 backend's direct in-process rate on the same token and key, and where one daemon Sign call's time goes.
+/// Usage: SignBench WORKDIR TOKEN_LABEL USER_PIN_FILE TLS_DIR NOTARY_PORT NOTARY_PID [MIN_SECONDS] [MIN_CALLS]
+/// run.sh prepares all of it (token, SOFTHSM2_CONF, certificates, notary-signer).
 /// </summary>
+[SupportedOSPlatform("linux")]
 internal static class Program
 {
     private const string Module = "/usr/lib/softhsm/libsofthsm2.so";
+    private const string SignPath = "/offlinesigner.v1.SigningService/Sign";
+    private const string NotarySignPath = "/proto.Signer/Sign";
+    private const string HealthPath = "/grpc.health.v1.Health/Check";
+    private const string Ours = "offline-signerd (SoftHSM2, Unix socket)";
+    private const string Theirs = "notary-signer (memory store, TLS loopback)";
+    private const string Direct = "PKCS#11 backend in-process (Pkcs11Signer.Sign)";
+    private const string Empty = "offline-signerd empty call (Health/Check)";
+    private const int WarmUpCalls = 200;
+    private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Slice = TimeSpan.FromSeconds(2);
 
     public static async Task<int> Main(string[] args)
     {
-        var (work, label, pinFile, tls, notaryPort, seconds) = (args[0], args[1], args[2], args[3], int.Parse(args[4], CultureInfo.InvariantCulture), double.Parse(args[5], CultureInfo.InvariantCulture));
-        var pin = File.ReadAllBytes(pinFile).TakeWhile(b => b != '\n').ToArray();
-        var duration = TimeSpan.FromSeconds(seconds);
+        if (args.Length < 6)
+        {
+            Console.Error.WriteLine("usage: SignBench WORKDIR TOKEN_LABEL USER_PIN_FILE TLS_DIR NOTARY_PORT NOTARY_PID [MIN_SECONDS] [MIN_CALLS]");
+            return 2;
+        }
 
-        // offline-signerd on the token.
+        var (work, label, pinFile, tls) = (args[0], args[1], args[2], args[3]);
+        var notaryPort = int.Parse(args[4], CultureInfo.InvariantCulture);
+        var notaryPid = int.Parse(args[5], CultureInfo.InvariantCulture);
+        var seconds = args.Length > 6 ? double.Parse(args[6], CultureInfo.InvariantCulture) : 10;
+        var minCalls = args.Length > 7 ? int.Parse(args[7], CultureInfo.InvariantCulture) : 2000;
+        var budget = new Budget(minCalls, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(seconds * 6));
+        var pin = File.ReadAllBytes(pinFile).TakeWhile(b => b != '\n').ToArray();
+
+        // offline-signerd on the token; the PIN comes with each request (none in the configuration).
         var socket = Path.Combine(work, "run", "signerd.sock");
         var config = Path.Combine(work, "signerd.json");
         File.WriteAllText(config, $$"""
-            { "backends": [ { "name": "softhsm", "type": "pkcs11", "module": "{{Module}}", "token": { "label": "{{label}}" } } ],
-              "daemon": { "socket": "{{socket}}", "auditLog": "{{Path.Combine(work, "audit.jsonl")}}" } }
+            { "backends": [ { "name": "softhsm", "type": "pkcs11", "module": {{JsonSerializer.Serialize(Module)}}, "token": { "label": {{JsonSerializer.Serialize(label)}} } } ],
+              "daemon": { "socket": {{JsonSerializer.Serialize(socket)}}, "auditLog": {{JsonSerializer.Serialize(Path.Combine(work, "audit.jsonl"))}} } }
             """);
         using var daemon = StartDaemon(config);
-        using var signerd = new GrpcClient(new Uri("http://localhost"), UnixHandler(socket));
-        var generated = GenerateKeyResponse.Parser.ParseFrom(await signerd.CallAsync("/offlinesigner.v1.KeyService/GenerateKey", new GenerateKeyRequest
+        using var signerd = GrpcClient.ForUnixSocket(socket);
+        var generated = GenerateKeyResponse.Parser.ParseFrom(await signerd.CallAsync("/offlinesigner.v1.KeyService/GenerateKey", GrpcClient.Frame(new GenerateKeyRequest
         {
             Backend = "softhsm",
             TokenLabel = label,
@@ -49,71 +72,128 @@ internal static class Program
             Id = ByteString.CopyFrom(0x42),
             Algorithm = OfflineSigner.Protocol.V1.KeyAlgorithm.EcdsaP256,
             Pin = ByteString.CopyFrom(pin),
-        }));
-        var signRequest = SignRequestFor(generated.Key, pin);
+        })));
+        var (signRequest, signedBytes) = SignRequestFor(generated.Key, pin);
+        var signFrame = GrpcClient.Frame(signRequest);
+        var healthFrame = GrpcClient.Frame(new HealthCheckRequest());
 
-        // notary-signer with its memory store.
-        using var notaryClient = new GrpcClient(new Uri($"https://127.0.0.1:{notaryPort}"), TlsHandler(Path.Combine(tls, "ca.pem")));
-        var notaryKey = Notary.PublicKey.Parser.ParseFrom(await notaryClient.CallAsync("/proto.KeyManagement/CreateKey", new Notary.CreateKeyRequest { Algorithm = "ecdsa", Gun = "bench/app", Role = "targets" }));
-        var content = new byte[signRequest.Request.Metadata.Length];
-        RandomNumberGenerator.Fill(content);
-        var notaryRequest = new Notary.SignatureRequest { KeyID = new Notary.KeyID { ID = notaryKey.KeyInfo.KeyID.ID }, Content = ByteString.CopyFrom(content) };
-
-        // Both answer correctly before anything is timed.
-        var signed = SignResponse.Parser.ParseFrom(await signerd.CallAsync("/offlinesigner.v1.SigningService/Sign", signRequest));
-        using (var verify = ECDsa.Create())
+        // notary-signer: a P-256 key made through its KeyManagement API; it signs the same bytes the daemon signs.
+        using var notary = GrpcClient.ForTls(new Uri($"https://127.0.0.1:{notaryPort}"), Path.Combine(tls, "ca.pem"));
+        var notaryKey = Notary.PublicKey.Parser.ParseFrom(await notary.CallAsync("/proto.KeyManagement/CreateKey",
+            GrpcClient.Frame(new Notary.CreateKeyRequest { Algorithm = "ecdsa", Gun = "example.com/bench", Role = "targets" })));
+        var notaryFrame = GrpcClient.Frame(new Notary.SignatureRequest
         {
-            verify.ImportSubjectPublicKeyInfo(generated.Key.SubjectPublicKeyInfo.Span, out _);
-            if (!verify.VerifyData(signRequest.Request.Metadata.Length == 0 ? [] : Metadata<Targets>.Parse(signRequest.Request.Metadata.Span).SignedBytes(), signed.Signature.Span, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence))
-            {
-                throw new InvalidOperationException("offline-signerd's signature does not verify");
-            }
-        }
+            KeyID = new Notary.KeyID { ID = notaryKey.KeyInfo.KeyID.ID },
+            Content = ByteString.CopyFrom(signedBytes),
+        });
 
-        var notarySignature = Notary.Signature.Parser.ParseFrom(await notaryClient.CallAsync("/proto.Signer/Sign", notaryRequest));
-        if (notarySignature.Content.Length != 64)
-        {
-            throw new InvalidOperationException($"notary-signer returned a {notarySignature.Content.Length}-byte signature");
-        }
+        // Both answer with a signature that verifies before anything is timed.
+        var signed = SignResponse.Parser.ParseFrom(await signerd.CallAsync(SignPath, signFrame));
+        Check("offline-signerd", generated.Key.SubjectPublicKeyInfo.Span, signedBytes, signed.Signature.Span, DSASignatureFormat.Rfc3279DerSequence);
+        var notarySigned = Notary.Signature.Parser.ParseFrom(await notary.CallAsync(NotarySignPath, notaryFrame));
+        Check("notary-signer", notaryKey.PublicKey_.Span, signedBytes, notarySigned.Content.Span, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
 
-        Console.WriteLine($"Sign RPC, ECDSA P-256, {seconds:0.#} s per workload, {Environment.ProcessorCount} cores, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
-        Console.WriteLine($"{"workload",-44} {"conc",4} {"calls/s",9} {"p50 ms",8} {"p99 ms",8}");
-        var results = new Dictionary<(string, int), Result>();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Sign RPC, ECDSA P-256, {signedBytes.Length}-byte signed document; per workload: {WarmUpCalls} warm-up calls (and >= {WarmUpTime.TotalSeconds:0} s), then >= {minCalls} calls and >= {seconds:0.#} s (cap {seconds * 6:0.#} s), in {Slice.TotalSeconds:0.#} s slices"));
+        Console.WriteLine($"{Environment.ProcessorCount} cores, load average {Workload.LoadAverage():0.00} at start");
+        Console.WriteLine();
+        var results = new List<Result>();
         foreach (var concurrency in new[] { 1, 8 })
         {
-            results[("signerd", concurrency)] = Report("offline-signerd Sign (Unix socket, SoftHSM2)", concurrency,
-                await Measure(() => signerd.CallAsync("/offlinesigner.v1.SigningService/Sign", signRequest), concurrency, duration));
-            results[("notary", concurrency)] = Report("notary-signer Sign (TLS loopback, memory)", concurrency,
-                await Measure(() => notaryClient.CallAsync("/proto.Signer/Sign", notaryRequest), concurrency, duration));
+            // The empty call is the daemon's transport alone (HTTP/2, framing, caller check, dispatch): the floor under Sign.
+            var workloads = new (Workload Workload, Func<Task> Call)[]
+            {
+                (new Workload(Ours, concurrency, daemon.Id), () => signerd.CallAsync(SignPath, signFrame)),
+                (new Workload(Theirs, concurrency, notaryPid), () => notary.CallAsync(NotarySignPath, notaryFrame)),
+                (new Workload(Empty, concurrency, daemon.Id), () => signerd.CallAsync(HealthPath, healthFrame)),
+            };
+            foreach (var (workload, call) in workloads)
+            {
+                await workload.WarmUpAsync(call, WarmUpCalls, WarmUpTime);
+            }
+
+            while (!workloads.All(w => budget.Met(w.Workload)))
+            {
+                foreach (var (workload, call) in workloads)
+                {
+                    await workload.SliceAsync(call, Slice);
+                }
+            }
+
+            results.AddRange(workloads.Select(w => w.Workload.Result()));
         }
 
-        // Direct in-process rate on the same token and key (the daemon stopped, so nothing else uses the token).
-        daemon.Kill();
-        daemon.WaitForExit();
+        // The token to this process alone from here on.
+        Stop(daemon);
+        var profile = CallProfile.Run(Module, label, pin, generated.Key, signRequest, work, TimeSpan.FromSeconds(2));
         using (var token = Pkcs11Token.Open(new Pkcs11TokenOptions(Module, TokenSelector.ByLabel(label), new FilePinSource(pinFile))))
         using (var direct = Pkcs11Signer.Open(token, Pkcs11Uri.Parse(generated.Key.Uri), KeyProtectionPolicy.Strict))
         {
-            var message = Metadata<Targets>.Parse(signRequest.Request.Metadata.Span).SignedBytes();
+            void SignDirect() => direct.Sign(signedBytes, HashAlgorithmName.SHA256);
             foreach (var concurrency in new[] { 1, 8 })
             {
-                results[("direct", concurrency)] = Report("PKCS#11 backend in-process (no RPC)", concurrency,
-                    await Measure(() => Task.Run(() => direct.Sign(message, HashAlgorithmName.SHA256)), concurrency, duration));
+                var inProcess = new Workload(Direct, concurrency, Environment.ProcessId);
+                var warm = Stopwatch.StartNew();
+                for (var i = 0; i < WarmUpCalls || warm.Elapsed < WarmUpTime; i++)
+                {
+                    SignDirect();
+                }
+
+                while (!budget.Met(inProcess))
+                {
+                    inProcess.SliceThreads(SignDirect, Slice);
+                }
+
+                results.Add(inProcess.Result());
             }
         }
 
-        Console.WriteLine();
-        foreach (var concurrency in new[] { 1, 8 })
-        {
-            var vsNotary = results[("signerd", concurrency)].Rate / results[("notary", concurrency)].Rate;
-            var vsDirect = results[("signerd", concurrency)].Rate / results[("direct", concurrency)].Rate;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"concurrency {concurrency}: offline-signerd / notary-signer = {vsNotary:0.00}x (target >= 1.00: {(vsNotary >= 1 ? "met" : "NOT met")}); offline-signerd / direct PKCS#11 = {vsDirect:0.00} (target >= 0.50: {(vsDirect >= 0.5 ? "met" : "NOT met")})"));
-        }
-
+        Print(results, profile);
         return 0;
     }
 
-    private static SignRequest SignRequestFor(KeyInfo key, byte[] pin)
+    private static void Print(List<Result> results, IReadOnlyList<(string Step, double Ms)> profile)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine($"{"workload",-48} {"conc",4} {"calls",7} {"calls/s",9} {"p50 ms",8} {"p99 ms",8} {"CPU ms/call",11} {"load",5}");
+        foreach (var r in results)
+        {
+            Console.WriteLine(string.Create(inv, $"{r.Name,-48} {r.Concurrency,4} {r.Calls,7} {r.Rate,9:0} {r.P50,8:0.00} {r.P99,8:0.00} {r.CpuMsPerCall,11:0.000} {r.Load,5:0.0}"));
+        }
+
+        Console.WriteLine("(CPU ms/call: the serving process's user + system time per call; for the in-process rows, this whole process)");
+        Console.WriteLine();
+        var targetsMet = true;
+        foreach (var concurrency in new[] { 1, 8 })
+        {
+            var vsNotary = Find(results, Ours, concurrency).Rate / Find(results, Theirs, concurrency).Rate;
+            var vsDirect = Find(results, Ours, concurrency).Rate / Find(results, Direct, concurrency).Rate;
+            targetsMet &= vsNotary >= 1 && vsDirect >= 0.5;
+            Console.WriteLine(string.Create(inv, $"concurrency {concurrency}: offline-signerd / notary-signer = {vsNotary:0.000}x (target >= 1.0: {Verdict(vsNotary >= 1)}); offline-signerd / direct PKCS#11 = {vsDirect:0.000}x (target >= 0.5: {Verdict(vsDirect >= 0.5)})"));
+        }
+
+        Console.WriteLine();
+        var p50 = Find(results, Ours, 1).P50;
+        var empty = Find(results, Empty, 1).P50;
+        Console.WriteLine("Where one offline-signerd Sign call's time goes (each step alone, in process, same token, key and request):");
+        foreach (var (step, ms) in profile)
+        {
+            Console.WriteLine(string.Create(inv, $"  {ms,8:0.000} ms  {step}"));
+        }
+
+        Console.WriteLine(string.Create(inv, $"  {empty,8:0.000} ms  RPC round trip of an empty call (Health/Check p50 at concurrency 1, from the table)"));
+        var sum = profile.Sum(p => p.Ms) + empty;
+        Console.WriteLine(string.Create(inv, $"  {sum,8:0.000} ms  sum; the measured Sign p50 at concurrency 1 is {p50:0.000} ms, {p50 - sum:0.000} ms not accounted for by the steps alone"));
+        Console.WriteLine(targetsMet ? "All targets met." : "Targets NOT all met.");
+    }
+
+    private static Result Find(List<Result> results, string name, int concurrency) =>
+        results.Single(r => r.Concurrency == concurrency && r.Name == name);
+
+    private static string Verdict(bool met) => met ? "met" : "NOT met";
+
+    /// <summary>A targets document listing 20 files, the root that trusts the key for every top-level role, and the signed bytes.</summary>
+    private static (SignRequest Request, byte[] SignedBytes) SignRequestFor(KeyInfo key, byte[] pin)
     {
         var tufKey = Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo.Span), Dialect.TufSpecification);
         var root = Root.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(300));
@@ -128,7 +208,8 @@ internal static class Program
             targets.SetTarget($"releases/app-{i}.tar.gz", 1000 + i, new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(BitConverter.GetBytes(i))) });
         }
 
-        return new SignRequest
+        var signedBytes = targets.CanonicalBytes();
+        var request = new SignRequest
         {
             Request = new SigningRequest
             {
@@ -137,52 +218,34 @@ internal static class Program
                 TrustedRoot = ByteString.CopyFrom(Metadata<Root>.Create(root).ToBytes()),
                 KeyUri = key.Uri,
             },
-            ExpectedSha256 = ByteString.CopyFrom(SHA256.HashData(targets.CanonicalBytes())),
+            ExpectedSha256 = ByteString.CopyFrom(SHA256.HashData(signedBytes)),
             Pin = ByteString.CopyFrom(pin),
         };
+        return (request, signedBytes);
     }
 
-    private sealed record Result(double Rate, double P50, double P99);
-
-    private static Result Report(string name, int concurrency, Result r)
+    private static void Check(string who, ReadOnlySpan<byte> subjectPublicKeyInfo, byte[] message, ReadOnlySpan<byte> signature, DSASignatureFormat format)
     {
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-44} {concurrency,4} {r.Rate,9:0} {r.P50,8:0.00} {r.P99,8:0.00}"));
-        return r;
-    }
-
-    private static async Task<Result> Measure(Func<Task> call, int concurrency, TimeSpan duration)
-    {
-        for (var i = 0; i < 50; i++)
+        using var key = ECDsa.Create();
+        key.ImportSubjectPublicKeyInfo(subjectPublicKeyInfo, out _);
+        if (key.KeySize != 256 || !key.VerifyData(message, signature, HashAlgorithmName.SHA256, format))
         {
-            await call();
+            throw new InvalidOperationException($"{who}'s signature does not verify with its P-256 key");
         }
-
-        var latencies = new List<double>[concurrency];
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async w =>
-        {
-            var mine = latencies[w] = [];
-            while (clock.Elapsed < duration)
-            {
-                var start = Stopwatch.GetTimestamp();
-                await call().ConfigureAwait(false);
-                mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            }
-        }));
-        var elapsed = clock.Elapsed.TotalSeconds;
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new Result(all.Length / elapsed, all[all.Length / 2], all[Math.Min(all.Length - 1, (int)(all.Length * 0.99))]);
     }
 
     private static Process StartDaemon(string config)
     {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var psi = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in (string[])["exec", Path.Combine(AppContext.BaseDirectory, "offline-signerd.dll"), "serve", "--config", config])
         {
             psi.ArgumentList.Add(a);
         }
 
-        var process = Process.Start(psi)!;
+        psi.Environment.Remove("NOTIFY_SOCKET");
+        psi.Environment.Remove("LISTEN_FDS");
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start offline-signerd");
         string? line;
         while ((line = process.StandardOutput.ReadLine()) is not null && !line.Contains(" serving ", StringComparison.Ordinal))
         {
@@ -190,79 +253,26 @@ internal static class Program
 
         if (line is null)
         {
-            throw new InvalidOperationException("offline-signerd did not start");
+            process.WaitForExit();
+            throw new InvalidOperationException($"offline-signerd exited with {process.ExitCode} before serving");
         }
 
         _ = process.StandardOutput.ReadToEndAsync();
         return process;
     }
 
-    private static SocketsHttpHandler UnixHandler(string path) => new()
+    /// <summary>SIGTERM (a clean stop closes the token's sessions), SIGKILL if it does not stop within 30 s.</summary>
+    private static void Stop(Process daemon)
     {
-        ConnectCallback = async (_, ct) =>
+        using (var kill = Process.Start("kill", ["-TERM", daemon.Id.ToString(CultureInfo.InvariantCulture)]))
         {
-            var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await s.ConnectAsync(new UnixDomainSocketEndPoint(path), ct);
-            return new NetworkStream(s, ownsSocket: true);
-        },
-    };
-
-    private static SocketsHttpHandler TlsHandler(string caFile)
-    {
-        var ca = X509CertificateLoader.LoadCertificateFromFile(caFile);
-        return new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                {
-                    if (certificate is null)
-                    {
-                        return false;
-                    }
-
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(ca);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-                },
-            },
-        };
-    }
-}
-
-/// <summary>The one client both servers are measured with: unary gRPC over HTTP/2, 5-byte framing, grpc-status from the trailers.</summary>
-internal sealed class GrpcClient(Uri baseAddress, HttpMessageHandler handler) : IDisposable
-{
-    private readonly HttpMessageInvoker _http = new(handler);
-
-    public async Task<byte[]> CallAsync(string path, IMessage request)
-    {
-        var payload = request.ToByteArray();
-        var body = new byte[5 + payload.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(body.AsSpan(1), (uint)payload.Length);
-        payload.CopyTo(body, 5);
-        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, path))
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(body),
-        };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
-        message.Headers.TryAddWithoutValidation("te", "trailers");
-        using var response = await _http.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
-        var bytes = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-        var status = response.TrailingHeaders.TryGetValues("grpc-status", out var t) ? t.First()
-            : response.Headers.TryGetValues("grpc-status", out var h) ? h.First() : "missing";
-        if (status != "0")
-        {
-            var detail = response.TrailingHeaders.TryGetValues("grpc-message", out var m) ? m.First() : response.Headers.TryGetValues("grpc-message", out var hm) ? hm.First() : string.Empty;
-            throw new InvalidOperationException($"{path}: grpc-status {status} {Uri.UnescapeDataString(detail)}");
+            kill.WaitForExit();
         }
 
-        return bytes.AsSpan(5).ToArray();
+        if (!daemon.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            daemon.Kill();
+            daemon.WaitForExit();
+        }
     }
-
-    public void Dispose() => _http.Dispose();
 }
