@@ -14,7 +14,8 @@ internal sealed class SystemdNotifier : IDisposable
     private readonly Socket? _socket;
     private readonly UnixDomainSocketEndPoint? _endpoint;
     private readonly TextWriter _error;
-    private bool _reportedFailure;
+    private int _reportedFailure;
+    private int _reportedProbeFailure;
 
     public SystemdNotifier(string? notifySocket, TimeSpan? watchdogInterval, TextWriter? error = null)
     {
@@ -31,9 +32,17 @@ internal sealed class SystemdNotifier : IDisposable
             return;
         }
 
-        // Abstract socket names start with a NUL byte on the wire; systemd writes it as '@'.
-        _endpoint = new UnixDomainSocketEndPoint(notifySocket[0] == '@' ? "\0" + notifySocket[1..] : notifySocket);
-        _socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        try
+        {
+            // Abstract socket names start with a NUL byte on the wire; systemd writes it as '@'.
+            _endpoint = new UnixDomainSocketEndPoint(notifySocket[0] == '@' ? "\0" + notifySocket[1..] : notifySocket);
+            _socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        }
+        catch (Exception e) when (e is SocketException or ArgumentException)
+        {
+            _endpoint = null;
+            _error.WriteLine($"<4>cannot notify systemd at NOTIFY_SOCKET '{notifySocket}': {e.Message}");
+        }
     }
 
     /// <summary>Whether systemd asked for notifications.</summary>
@@ -42,11 +51,25 @@ internal sealed class SystemdNotifier : IDisposable
     /// <summary>How often systemd expects WATCHDOG=1 (WatchdogSec=), or null.</summary>
     public TimeSpan? WatchdogInterval { get; }
 
+    /// <summary>How often <see cref="RunWatchdogAsync"/> sends WATCHDOG=1: half the interval, at least 1 ms, at most a day.</summary>
+    public TimeSpan? WatchdogPeriod => WatchdogInterval is { } interval
+        ? TimeSpan.FromTicks(Math.Clamp(interval.Ticks / 2, TimeSpan.TicksPerMillisecond, TimeSpan.TicksPerDay))
+        : null;
+
     /// <summary>From this process's environment; unsets the variables so that children do not inherit them.</summary>
     public static SystemdNotifier FromEnvironment(TextWriter? error = null)
     {
+        error ??= Console.Error;
         var socket = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
-        var watchdog = WatchdogFrom(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), Environment.GetEnvironmentVariable("WATCHDOG_PID"), Environment.ProcessId);
+        var usec = Environment.GetEnvironmentVariable("WATCHDOG_USEC");
+        var pid = Environment.GetEnvironmentVariable("WATCHDOG_PID");
+        var watchdog = WatchdogFrom(usec, pid, Environment.ProcessId);
+        if (watchdog is null && !string.IsNullOrEmpty(usec) && !string.IsNullOrEmpty(socket)
+            && (string.IsNullOrEmpty(pid) || pid == Environment.ProcessId.ToString(CultureInfo.InvariantCulture)))
+        {
+            error.WriteLine($"<4>WATCHDOG_USEC '{usec}' is not a positive number of microseconds; not sending WATCHDOG=1");
+        }
+
         Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
         Environment.SetEnvironmentVariable("WATCHDOG_USEC", null);
         Environment.SetEnvironmentVariable("WATCHDOG_PID", null);
@@ -66,10 +89,14 @@ internal sealed class SystemdNotifier : IDisposable
             return null;
         }
 
-        return TimeSpan.FromMicroseconds(micros);
+        return micros >= (ulong)(TimeSpan.MaxValue.Ticks / TimeSpan.TicksPerMicrosecond)
+            ? TimeSpan.MaxValue
+            : TimeSpan.FromTicks((long)micros * TimeSpan.TicksPerMicrosecond);
     }
 
-    public void Ready(string status) => Send($"READY=1\nSTATUS={OneLine(status)}\nMAINPID={Environment.ProcessId}");
+    /// <summary>READY=1 with MAINPID= (this process) and, when given, STATUS=.</summary>
+    public void Ready(string? status = null) =>
+        Send(status is null ? $"READY=1\nMAINPID={Environment.ProcessId}" : $"READY=1\nSTATUS={OneLine(status)}\nMAINPID={Environment.ProcessId}");
 
     public void Status(string status) => Send("STATUS=" + OneLine(status));
 
@@ -78,23 +105,24 @@ internal sealed class SystemdNotifier : IDisposable
     public void Watchdog() => Send("WATCHDOG=1");
 
     /// <summary>
-    /// Sends WATCHDOG=1 every half interval while <paramref name="healthy"/> holds, until cancelled. An unhealthy
-    /// daemon stops petting the watchdog, and systemd restarts it.
+    /// Sends WATCHDOG=1 at once and then every <see cref="WatchdogPeriod"/> while <paramref name="healthy"/> holds,
+    /// until cancelled; returns at once when systemd asked for no watchdog. An unhealthy daemon (a probe that
+    /// returns false or throws) stops petting the watchdog, and systemd restarts it. Never throws.
     /// </summary>
     public async Task RunWatchdogAsync(Func<bool> healthy, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(healthy);
-        if (!Enabled || WatchdogInterval is not { } interval)
+        if (!Enabled || WatchdogPeriod is not { } period)
         {
             return;
         }
 
-        using var timer = new PeriodicTimer(interval / 2);
+        using var timer = new PeriodicTimer(period);
         try
         {
             do
             {
-                if (healthy())
+                if (Probe(healthy))
                 {
                     Watchdog();
                 }
@@ -121,15 +149,47 @@ internal sealed class SystemdNotifier : IDisposable
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            if (!_reportedFailure)
-            {
-                _reportedFailure = true;
-                _error.WriteLine($"<4>cannot notify systemd: {e.Message}");
-            }
+            ReportOnce(ref _reportedFailure, $"<4>cannot notify systemd: {e.Message}");
         }
     }
 
     public void Dispose() => _socket?.Dispose();
 
-    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+    /// <summary>STATUS= text on one line, without control characters, and short enough for one datagram.</summary>
+    private static string OneLine(string text)
+    {
+        const int MaxLength = 1024;
+        var chars = text.ReplaceLineEndings(" ").Select(c => char.IsControl(c) ? ' ' : c).Take(MaxLength + 1).ToArray();
+        return chars.Length > MaxLength ? new string(chars, 0, MaxLength - 3) + "..." : new string(chars);
+    }
+
+    private bool Probe(Func<bool> healthy)
+    {
+        try
+        {
+            return healthy();
+        }
+#pragma warning disable CA1031 // A failing probe means unhealthy: systemd's watchdog then restarts the daemon.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            ReportOnce(ref _reportedProbeFailure, $"<3>health probe failed, not petting the watchdog: {e.GetType().Name}: {e.Message}");
+            return false;
+        }
+    }
+
+    private void ReportOnce(ref int reported, string message)
+    {
+        if (Interlocked.Exchange(ref reported, 1) == 0)
+        {
+            try
+            {
+                _error.WriteLine(message);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // stderr is gone too; nothing else to tell.
+            }
+        }
+    }
 }
