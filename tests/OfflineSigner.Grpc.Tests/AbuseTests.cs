@@ -128,15 +128,7 @@ public sealed class AbuseTests(SoftHsm hsm)
     public void Signing_requests_that_policy_refuses_name_the_rule(GrpcPeer peer)
     {
         using var daemon = DaemonProcess.Start(hsm);
-        var generated = Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
-        {
-            ["backend"] = DaemonProcess.Backend,
-            ["token_label"] = daemon.TokenLabel,
-            ["label"] = "targets-1",
-            ["id"] = B64([0x01]),
-            ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256",
-            ["pin"] = B64(DaemonProcess.Pin),
-        }).GetProperty("key");
+        var generated = GenerateKey(peer, daemon, "targets-1", 0x01);
         var uri = Text(generated, "uri");
         var key = Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(Bytes(generated, "subject_public_key_info")), Dialect.TufSpecification);
         var root = Root.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(300));

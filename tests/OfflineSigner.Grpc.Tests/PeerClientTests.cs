@@ -34,15 +34,7 @@ public sealed class PeerClientTests(SoftHsm hsm)
         var token = backends.GetProperty("backends")[0].GetProperty("tokens")[0];
         Assert.Equal(daemon.TokenLabel, Text(token, "label"));
 
-        var generated = Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
-        {
-            ["backend"] = DaemonProcess.Backend,
-            ["token_label"] = daemon.TokenLabel,
-            ["label"] = "targets-1",
-            ["id"] = B64([0x01]),
-            ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256",
-            ["pin"] = B64(DaemonProcess.Pin),
-        }).GetProperty("key");
+        var generated = GenerateKey(peer, daemon, "targets-1", 0x01);
         var uri = Text(generated, "uri");
         var spki = Bytes(generated, "subject_public_key_info");
         Assert.StartsWith("pkcs11:", uri, StringComparison.Ordinal);
@@ -154,11 +146,7 @@ public sealed class PeerClientTests(SoftHsm hsm)
         using var daemon = DaemonProcess.Start(hsm);
         (string Uri, byte[] Spki, Key Key) Generate(string label, byte id)
         {
-            var info = Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
-            {
-                ["backend"] = DaemonProcess.Backend, ["token_label"] = daemon.TokenLabel, ["label"] = label, ["id"] = B64([id]),
-                ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256", ["pin"] = B64(DaemonProcess.Pin),
-            }).GetProperty("key");
+            var info = GenerateKey(peer, daemon, label, id);
             var spki = Bytes(info, "subject_public_key_info");
             return (Text(info, "uri"), spki, Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(spki), Dialect.TufSpecification));
         }
@@ -211,11 +199,7 @@ public sealed class PeerClientTests(SoftHsm hsm)
     {
         const GrpcPeer peer = GrpcPeer.Python;
         using var daemon = DaemonProcess.Start(hsm);
-        var targetsInfo = Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
-        {
-            ["backend"] = DaemonProcess.Backend, ["token_label"] = daemon.TokenLabel, ["label"] = "targets-1", ["id"] = B64([0x21]),
-            ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256", ["pin"] = B64(DaemonProcess.Pin),
-        }).GetProperty("key");
+        var targetsInfo = GenerateKey(peer, daemon, "targets-1", 0x21);
         var targetsKey = Key.FromPublicKey(OfflineSigner.Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(Bytes(targetsInfo, "subject_public_key_info")), Dialect.TufSpecification);
         using var oldDelegate = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
         using var newDelegate = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);

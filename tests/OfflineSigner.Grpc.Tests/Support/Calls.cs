@@ -28,6 +28,18 @@ internal static class Calls
         return result.Details;
     }
 
+    /// <summary>Generates an ECDSA P-256 key on the daemon's token through the peer; returns the KeyInfo JSON.</summary>
+    public static JsonElement GenerateKey(GrpcPeer peer, DaemonProcess daemon, string label, byte id) =>
+        Ok(peer, daemon, "offlinesigner.v1.KeyService/GenerateKey", new JsonObject
+        {
+            ["backend"] = DaemonProcess.Backend,
+            ["token_label"] = daemon.TokenLabel,
+            ["label"] = label,
+            ["id"] = B64([id]),
+            ["algorithm"] = "KEY_ALGORITHM_ECDSA_P256",
+            ["pin"] = B64(DaemonProcess.Pin),
+        }).GetProperty("key");
+
     public static string B64(ReadOnlySpan<byte> bytes) => Convert.ToBase64String(bytes);
 
     public static byte[] Bytes(JsonElement element, string field) => Convert.FromBase64String(element.GetProperty(field).GetString() ?? string.Empty);
