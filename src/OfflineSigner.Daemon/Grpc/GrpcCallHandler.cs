@@ -19,8 +19,15 @@ internal sealed class GrpcCallHandler(GrpcServiceRegistry registry, GrpcTranspor
 {
     private readonly SemaphoreSlim _calls = new(options.MaxConcurrentCalls, options.MaxConcurrentCalls);
 
-    /// <summary>Credentials of open connections, by Kestrel's connection id (filled by the connection middleware).</summary>
-    public ConcurrentDictionary<string, PeerCredentials?> Peers { get; } = new(StringComparer.Ordinal);
+    // The caller of each open connection, by Kestrel's connection id, and whether it may call: decided once per
+    // connection, since the group check reads /proc.
+    private readonly ConcurrentDictionary<string, (PeerCredentials? Peer, bool Allowed)> _callers = new(StringComparer.Ordinal);
+
+    /// <summary>Records who opened a connection (null: unknown) and decides whether it may call.</summary>
+    public void Connected(string connectionId, PeerCredentials? peer) =>
+        _callers[connectionId] = (peer, peer is not null && options.Allows(peer));
+
+    public void Disconnected(string connectionId) => _callers.TryRemove(connectionId, out _);
 
     public void Dispose() => _calls.Dispose();
 
@@ -46,11 +53,12 @@ internal sealed class GrpcCallHandler(GrpcServiceRegistry registry, GrpcTranspor
         var call = new Call(http);
         var path = request.Path.Value ?? string.Empty;
 
-        Peers.TryGetValue(http.Connection.Id, out var caller);
-        if (caller is null || !options.Allows(caller))
+        _callers.TryGetValue(http.Connection.Id, out var connection);
+        if (!connection.Allowed || connection.Peer is not { } caller)
         {
-            var who = caller is null ? "unknown caller" : $"uid {caller.Uid} gid {(caller.Gid == PeerCredentials.NoGid ? "?" : caller.Gid)}";
-            AuditRefusedCaller(caller, path);
+            var peer = connection.Peer;
+            var who = peer is null ? "unknown caller" : $"uid {peer.Uid} gid {(peer.Gid == PeerCredentials.NoGid ? "?" : peer.Gid)}";
+            AuditRefusedCaller(peer, path);
             logger.LogWarning("refused {Caller} calling {Path}: not on the allow-list", who, path);
             await call.FinishAsync(StatusCode.PermissionDenied, $"{who} is not allowed to call this daemon").ConfigureAwait(false);
             return;

@@ -94,14 +94,14 @@ internal sealed class GrpcServer : IAsyncDisposable
                         peer = null;
                     }
 
-                    handler!.Peers[connection.ConnectionId] = peer;
+                    handler!.Connected(connection.ConnectionId, peer);
                     try
                     {
                         await next(connection).ConfigureAwait(false);
                     }
                     finally
                     {
-                        handler.Peers.TryRemove(connection.ConnectionId, out _);
+                        handler.Disconnected(connection.ConnectionId);
                     }
                 });
             }
