@@ -36,7 +36,7 @@ public sealed class CliClientTests(SoftHsm hsm)
 
     private static ProcessResult Cli(params string[] args)
     {
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var dotnet = TestEnvironment.DotnetHost;
         return ProcessRunner.Run(dotnet, ["exec", Path.Combine(AppContext.BaseDirectory, "offline-signer.dll"), .. args], TimeSpan.FromMinutes(1));
     }
 }

@@ -36,7 +36,7 @@ public sealed class ActivationTests
         notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
         notify.ReceiveTimeout = 60_000;
 
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var dotnet = TestEnvironment.DotnetHost;
         var psi = new ProcessStartInfo(activate) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in (string[])["-l", socket, "--fdname=offline-signerd.socket", "-E", "NOTIFY_SOCKET=" + notifyPath, "-E", "WATCHDOG_USEC=400000",
                      dotnet, "exec", Path.Combine(AppContext.BaseDirectory, "offline-signerd.dll"), "serve", "--config", config])

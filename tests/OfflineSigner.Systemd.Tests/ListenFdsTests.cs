@@ -159,7 +159,7 @@ public sealed partial class ListenFdsTests
     {
         var activate = TestEnvironment.RequireTool("systemd-socket-activate", "Debian package systemd");
         var reportPath = Path.Combine(dir, "report.txt");
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var dotnet = TestEnvironment.DotnetHost;
         var psi = new ProcessStartInfo(activate) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in activateArguments.Concat([dotnet, "exec", Path.Combine(AppContext.BaseDirectory, "OfflineSigner.Systemd.Tests.dll"), ListenFdsProbe.Argument, reportPath]))
         {

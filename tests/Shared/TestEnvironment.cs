@@ -65,6 +65,10 @@ internal static class TestEnvironment
         return found!;
     }
 
+    /// <summary>The dotnet host to run the built programs with: the one `dotnet test` runs under, else the one on PATH.</summary>
+    public static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
     /// <summary>The absolute path of an executable, or null.</summary>
     public static string? FindTool(string name)
     {

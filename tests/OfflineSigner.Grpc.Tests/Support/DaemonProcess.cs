@@ -86,7 +86,7 @@ internal sealed class DaemonProcess : IDisposable
     /// <summary>Starts the daemon process again on the same token, socket and audit log.</summary>
     public void Launch(params string[] extraArgs)
     {
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var dotnet = TestEnvironment.DotnetHost;
         var psi = new ProcessStartInfo(dotnet)
         {
             RedirectStandardOutput = true,
@@ -123,14 +123,6 @@ internal sealed class DaemonProcess : IDisposable
             Kill();
             Assert.Fail($"offline-signerd {state}\n{Output}");
         }
-    }
-
-    /// <summary>Runs the daemon to completion with the given arguments and returns its exit code and output (for start-up refusals).</summary>
-    public ProcessResult RunToExit(params string[] extraArgs)
-    {
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        return ProcessRunner.Run(dotnet, ["exec", Program, "serve", "--config", ConfigPath, .. extraArgs], TimeSpan.FromMinutes(1),
-            new Dictionary<string, string?> { ["SOFTHSM2_CONF"] = _hsm.ConfPath });
     }
 
     /// <summary>SIGKILL, no chance to clean up.</summary>
