@@ -15,7 +15,18 @@ public static class SignatureVerifier
     /// </summary>
     /// <returns>false for a wrong or malformed signature; this method does not throw for signature bytes.</returns>
     /// <exception cref="MetadataException">the scheme or method is unknown or missing, or does not fit the key type or the key.</exception>
-    public static bool Verify(PublicKey key, Dialect dialect, string keyType, string? scheme, string? method, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature)
+    public static bool Verify(PublicKey key, Dialect dialect, string keyType, string? scheme, string? method, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature) =>
+        Verify(key, dialect, keyType, scheme, method, new Message(message, null), signature);
+
+    /// <summary>
+    /// As <see cref="Verify(PublicKey, Dialect, string, string?, string?, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>, for a
+    /// message that is not held in memory: schemes that hash first (ECDSA, RSA) ask <paramref name="message"/> only for
+    /// its digest; Ed25519, which needs the whole message, asks for its bytes.
+    /// </summary>
+    internal static bool Verify(PublicKey key, Dialect dialect, string keyType, string? scheme, string? method, ISignedMessage message, ReadOnlySpan<byte> signature) =>
+        Verify(key, dialect, keyType, scheme, method, new Message(default, message), signature);
+
+    private static bool Verify(PublicKey key, Dialect dialect, string keyType, string? scheme, string? method, Message message, ReadOnlySpan<byte> signature)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(keyType);
@@ -121,13 +132,13 @@ public static class SignatureVerifier
         return value[i..];
     }
 
-    private static bool VerifySpecification(PublicKey key, string? scheme, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature)
+    private static bool VerifySpecification(PublicKey key, string? scheme, Message message, ReadOnlySpan<byte> signature)
     {
         switch (scheme)
         {
             case "ed25519":
                 RequireFamily(key, KeyFamily.Ed25519, "scheme", scheme);
-                return Ed25519.Verify(key.Ed25519RawKey, message, signature);
+                return Ed25519.Verify(key.Ed25519RawKey, message.Bytes, signature);
             case "ecdsa-sha2-nistp256":
             case "ecdsa-sha2-nistp384":
             {
@@ -159,7 +170,7 @@ public static class SignatureVerifier
         }
     }
 
-    private static bool VerifyNotary(PublicKey key, string? method, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature)
+    private static bool VerifyNotary(PublicKey key, string? method, Message message, ReadOnlySpan<byte> signature)
     {
         switch (method)
         {
@@ -176,7 +187,7 @@ public static class SignatureVerifier
                 return VerifyRsa(key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1, message, signature);
             case "eddsa":
                 RequireFamily(key, KeyFamily.Ed25519, "method", method);
-                return Ed25519.Verify(key.Ed25519RawKey, message, signature);
+                return Ed25519.Verify(key.Ed25519RawKey, message.Bytes, signature);
             case null:
                 throw new MetadataException("the signature has no method, which notary metadata requires");
             default:
@@ -184,13 +195,15 @@ public static class SignatureVerifier
         }
     }
 
-    private static bool VerifyEcdsa(PublicKey key, HashAlgorithmName hash, ReadOnlySpan<byte> message, ReadOnlySpan<byte> rs)
+    private static bool VerifyEcdsa(PublicKey key, HashAlgorithmName hash, Message message, ReadOnlySpan<byte> rs)
     {
         using var ecdsa = key.CreateECDsa();
-        return ecdsa.VerifyData(message, rs, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        return message.Lazy is null
+            ? ecdsa.VerifyData(message.Bytes, rs, hash, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
+            : ecdsa.VerifyHash(message.Lazy.Digest(hash), rs, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
     }
 
-    private static bool VerifyRsa(PublicKey key, HashAlgorithmName hash, RSASignaturePadding padding, ReadOnlySpan<byte> message, ReadOnlySpan<byte> signature)
+    private static bool VerifyRsa(PublicKey key, HashAlgorithmName hash, RSASignaturePadding padding, Message message, ReadOnlySpan<byte> signature)
     {
         // .NET's RSA-PSS uses a salt as long as the digest, which is what both dialects specify.
         using var rsa = key.CreateRsa();
@@ -199,7 +212,9 @@ public static class SignatureVerifier
             return false;
         }
 
-        return rsa.VerifyData(message, signature, hash, padding);
+        return message.Lazy is null
+            ? rsa.VerifyData(message.Bytes, signature, hash, padding)
+            : rsa.VerifyHash(message.Lazy.Digest(hash), signature, hash, padding);
     }
 
     private static HashAlgorithmName HashOfRsaScheme(string scheme) =>
@@ -215,5 +230,25 @@ public static class SignatureVerifier
         }
     }
 
+    /// <summary>The message given whole, or one that gives its digest (and its bytes only when a scheme needs them).</summary>
+    private readonly ref struct Message(ReadOnlySpan<byte> bytes, ISignedMessage? lazy)
+    {
+        private readonly ReadOnlySpan<byte> bytes = bytes;
+
+        public ISignedMessage? Lazy { get; } = lazy;
+
+        public ReadOnlySpan<byte> Bytes => Lazy is null ? bytes : Lazy.Bytes();
+    }
+
     private static string DialectName(Dialect dialect) => dialect == Dialect.Notary ? "notary" : "TUF specification";
+}
+
+/// <summary>A signed message that need not be held whole: what signature checks ask of it.</summary>
+internal interface ISignedMessage
+{
+    /// <summary>The message's digest with a hash algorithm.</summary>
+    byte[] Digest(HashAlgorithmName algorithm);
+
+    /// <summary>The whole message (for schemes that do not hash first).</summary>
+    ReadOnlySpan<byte> Bytes();
 }

@@ -145,21 +145,7 @@ public static class MetadataReader
             _ => new Timestamp(signedJson, detected, options),
         };
 
-        var sigsArray = Fields.Array(doc, "signatures", "$");
-        var sigs = new List<Signature>(sigsArray.Count);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < sigsArray.Count; i++)
-        {
-            var p = Fields.Index("$.signatures", i);
-            var sig = Signature.Parse(Fields.AsObject(sigsArray[i], p), detected, p);
-            if (!seen.Add(sig.KeyId))
-            {
-                throw new MetadataFormatException(Fields.Child(p, "keyid"), $"a second signature by key id {sig.KeyId}");
-            }
-
-            sigs.Add(sig);
-        }
-
+        var sigs = ParseSignatures(Fields.Array(doc, "signatures", "$"), detected);
         var unrecognized = new JsonObject();
         foreach (var (k, v) in doc)
         {
@@ -170,6 +156,26 @@ public static class MetadataReader
         }
 
         return new Metadata<Signed>(signed, sigs, unrecognized);
+    }
+
+    /// <summary>The <c>signatures</c> list: each one well formed, no key id twice.</summary>
+    internal static List<Signature> ParseSignatures(JsonArray sigsArray, Dialect dialect)
+    {
+        var sigs = new List<Signature>(sigsArray.Count);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < sigsArray.Count; i++)
+        {
+            var p = Fields.Index("$.signatures", i);
+            var sig = Signature.Parse(Fields.AsObject(sigsArray[i], p), dialect, p);
+            if (!seen.Add(sig.KeyId))
+            {
+                throw new MetadataFormatException(Fields.Child(p, "keyid"), $"a second signature by key id {sig.KeyId}");
+            }
+
+            sigs.Add(sig);
+        }
+
+        return sigs;
     }
 
     /// <summary>The dialect a <c>_type</c> value belongs to: lowercase is the TUF specification, capitalised is notary.</summary>
@@ -183,6 +189,6 @@ public static class MetadataReader
     /// <summary>A human name for a dialect.</summary>
     public static string Describe(Dialect dialect) => dialect == Dialect.Notary ? "Notary v1 / Docker Content Trust" : "TUF specification";
 
-    private static long MaxOfAll(MetadataParseOptions o) =>
+    internal static long MaxOfAll(MetadataParseOptions o) =>
         Math.Max(Math.Max(o.MaxRootBytes, o.MaxTargetsBytes), Math.Max(o.MaxSnapshotBytes, o.MaxTimestampBytes));
 }

@@ -189,16 +189,7 @@ public sealed class Delegations
     internal Delegations(JsonObject json, string path, Dialect dialect, MetadataParseOptions options)
     {
         Json = json;
-        var keysPath = Fields.Child(path, "keys");
-        var keys = Fields.Object(json, "keys", path);
-        var map = new Dictionary<string, Key>(StringComparer.Ordinal);
-        foreach (var (id, k) in keys)
-        {
-            var kp = Fields.Child(keysPath, id);
-            map[id] = Key.Parse(id, Fields.AsObject(k, kp), dialect, kp, options.RejectUnsupportedKeys);
-        }
-
-        Keys = map;
+        Keys = ParseKeys(Fields.Object(json, "keys", path), Fields.Child(path, "keys"), dialect, options);
         var hasRoles = json.ContainsKey("roles");
         var hasSuccinct = json.ContainsKey("succinct_roles");
         if (hasRoles == hasSuccinct)
@@ -208,32 +199,51 @@ public sealed class Delegations
 
         if (hasRoles)
         {
-            var rolesPath = Fields.Child(path, "roles");
             var arr = Fields.Array(json, "roles", path);
             var roles = new List<DelegatedRole>(arr.Count);
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            for (var i = 0; i < arr.Count; i++)
-            {
-                var rp = Fields.Index(rolesPath, i);
-                var role = new DelegatedRole(Fields.AsObject(arr[i], rp), rp, dialect);
-                if (!names.Add(role.Name))
-                {
-                    throw new MetadataFormatException(Fields.Child(rp, "name"), $"delegated role \"{role.Name}\" is listed twice");
-                }
-
-                if (role.Name is "root" or "snapshot" or "targets" or "timestamp")
-                {
-                    throw new MetadataFormatException(Fields.Child(rp, "name"), $"\"{role.Name}\" is a top-level role name and cannot be delegated");
-                }
-
-                roles.Add(role);
-            }
-
+            ParseRoles(arr.Count, i => arr[i], Fields.Child(path, "roles"), dialect, roles.Add);
             Roles = roles;
         }
         else
         {
             Succinct = new SuccinctRoles(Fields.Object(json, "succinct_roles", path), Fields.Child(path, "succinct_roles"));
+        }
+    }
+
+    internal static Dictionary<string, Key> ParseKeys(JsonObject keys, string keysPath, Dialect dialect, MetadataParseOptions options)
+    {
+        var map = new Dictionary<string, Key>(StringComparer.Ordinal);
+        foreach (var (id, k) in keys)
+        {
+            var kp = Fields.Child(keysPath, id);
+            map[id] = Key.Parse(id, Fields.AsObject(k, kp), dialect, kp, options.RejectUnsupportedKeys);
+        }
+
+        return map;
+    }
+
+    /// <summary>
+    /// Reads the delegated roles in order, each from <paramref name="roleAt"/> (so that a caller may build one role's
+    /// JSON at a time), checking that names are unique and not those of top-level roles.
+    /// </summary>
+    internal static void ParseRoles(int count, Func<int, JsonNode> roleAt, string rolesPath, Dialect dialect, Action<DelegatedRole> add)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            var rp = Fields.Index(rolesPath, i);
+            var role = new DelegatedRole(Fields.AsObject(roleAt(i), rp), rp, dialect);
+            if (!names.Add(role.Name))
+            {
+                throw new MetadataFormatException(Fields.Child(rp, "name"), $"delegated role \"{role.Name}\" is listed twice");
+            }
+
+            if (role.Name is "root" or "snapshot" or "targets" or "timestamp")
+            {
+                throw new MetadataFormatException(Fields.Child(rp, "name"), $"\"{role.Name}\" is a top-level role name and cannot be delegated");
+            }
+
+            add(role);
         }
     }
 

@@ -16,12 +16,42 @@ public static class Verifier
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(@delegate);
         var message = @delegate.SignedBytes();
+        return Count(roleName, role, keys, @delegate.Signatures, (key, sig) =>
+            SignatureVerifier.Verify(key.PublicKey!, key.Dialect, key.KeyType, key.Scheme, sig.Method, message, sig.Value));
+    }
+
+    /// <summary>
+    /// Counts the valid signatures on a targets document read through an index (<see cref="IndexedTargets"/>), with
+    /// the same verdict as for the same document parsed into <see cref="Metadata{T}"/>: the canonical bytes of
+    /// <c>signed</c> are streamed into the hash each key's scheme uses, and held whole only for an Ed25519 key.
+    /// </summary>
+    public static VerificationResult Verify(string roleName, Role role, IReadOnlyDictionary<string, Key> keys, IndexedTargets @delegate)
+    {
+        ArgumentNullException.ThrowIfNull(role);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(@delegate);
+        var message = @delegate.SignedMessage();
+        return Count(roleName, role, keys, @delegate.Signatures, (key, sig) =>
+            SignatureVerifier.Verify(key.PublicKey!, key.Dialect, key.KeyType, key.Scheme, sig.Method, message, sig.Value));
+    }
+
+    /// <summary>Checks a delegated targets role, read through an index, against the targets role that delegates to it.</summary>
+    public static VerificationResult VerifyDelegated(string roleName, Targets delegator, IndexedTargets metadata)
+    {
+        ArgumentNullException.ThrowIfNull(delegator);
+        var role = delegator.Delegations?.FindRole(roleName)
+            ?? throw new MetadataException($"the delegating role does not delegate to \"{roleName}\"");
+        return Verify(roleName, role, delegator.Delegations!.Keys, metadata);
+    }
+
+    private static VerificationResult Count(string roleName, Role role, IReadOnlyDictionary<string, Key> keys, IReadOnlyList<Signature> signatures, Func<Key, Signature, bool> check)
+    {
         var signers = new List<Key>();
         var missing = new List<Key>();
         var problems = new List<string>();
         var warnings = new List<string>();
         var counted = new HashSet<string>(StringComparer.Ordinal);
-        var byKeyId = @delegate.Signatures.ToDictionary(s => s.KeyId, StringComparer.Ordinal);
+        var byKeyId = signatures.ToDictionary(s => s.KeyId, StringComparer.Ordinal);
 
         foreach (var keyId in role.KeyIds)
         {
@@ -52,7 +82,7 @@ public static class Verifier
             bool valid;
             try
             {
-                valid = SignatureVerifier.Verify(key.PublicKey, key.Dialect, key.KeyType, key.Scheme, sig.Method, message, sig.Value);
+                valid = check(key, sig);
             }
             catch (MetadataException e)
             {
@@ -76,7 +106,7 @@ public static class Verifier
             }
         }
 
-        var ignored = @delegate.Signatures.Where(s => !role.KeyIds.Contains(s.KeyId)).Select(s => s.KeyId).ToList();
+        var ignored = signatures.Where(s => !role.KeyIds.Contains(s.KeyId)).Select(s => s.KeyId).ToList();
         return new VerificationResult(roleName, role.Threshold, signers, missing, problems, warnings, ignored);
     }
 
