@@ -220,11 +220,11 @@ public static class TranscriptVerifier
                 var failed = steps.LastOrDefault(s => s.Status == "failed");
                 Problems.Add($"not sealed: the ceremony stopped when step \"{failed?.Id}\" failed ({failed?.Reason})");
             }
-            else if (last is null || Str(last, "event") != TranscriptEvents.SealSignature)
+            else if (stepIndex != script.Steps.Count - 1)
             {
-                Problems.Add("not sealed: the transcript does not end with the seal step's signatures");
+                Problems.Add($"not sealed: the transcript ends before the seal step (the last step recorded is \"{(stepIndex < 0 ? "(none)" : script.Steps[stepIndex].Id)}\")");
             }
-            else if (seals.Count != sealStep.Keys.Count)
+            else if (seals.Count != sealStep.Keys.Count || last is null || Str(last, "event") != TranscriptEvents.SealSignature)
             {
                 Problems.Add($"not sealed: {seals.Count} of the {sealStep.Keys.Count} seal signatures the script asks for");
             }
