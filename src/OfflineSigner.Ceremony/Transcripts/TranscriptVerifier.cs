@@ -171,7 +171,24 @@ public static class TranscriptVerifier
 
             if (!chain.Ok || chain.EarlierSegmentDamage.Count > 0)
             {
-                return; // nothing after a broken link can be trusted to be what was recorded
+                // Nothing after a broken link can be trusted to be what was recorded; an intact first line still
+                // names the ceremony, so statements and the report can say what they are refused for.
+                var first = transcript.IndexOf((byte)'\n');
+                if (chain.FirstBadLine > 1 && first > 0)
+                {
+                    try
+                    {
+                        var o = (JsonObject)JsonParser.Parse(transcript[..first], CanonicalJson.ReadBackOptions);
+                        Entry(o, 1, ChainedLine.GenesisPrev);
+                        entries = chain.Entries;
+                    }
+                    catch (OfflineSignerException)
+                    {
+                        script = null;
+                    }
+                }
+
+                return;
             }
 
             var offset = 0;
