@@ -204,6 +204,29 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public void A_notary_repository_ceremony_runs_and_verifies_in_notary_signature_methods()
+    {
+        var plain = new CeremonyFixture(j => ((JsonObject)j["repository"]).Set("dialect", "notary"));
+        Assert.Contains(CeremonyScriptValidator.Validate(plain.Script).Errors, e => e.Path == "$.steps[6].name" && e.Message.Contains("\"targets/releases\"", StringComparison.Ordinal));
+        plain.Dispose();
+        using var f = new CeremonyFixture(j =>
+        {
+            ((JsonObject)j["repository"]).Set("dialect", "notary");
+            ((JsonObject)((JsonArray)j["steps"])[6]).Set("name", "targets/releases");
+        });
+        Assert.Contains(CeremonyScriptValidator.Validate(f.Script).Warnings, w => w.Message.Contains("notary clients may refuse a root threshold above 1", StringComparison.Ordinal));
+        var bytes = f.RunAll();
+        var v = TranscriptVerifier.Verify(bytes);
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+        var sigs = Lines(bytes).Where(l => Str(l, "event") == "signature_added").ToList();
+        Assert.Equal(4, sigs.Count);
+        Assert.All(sigs, s => Assert.Equal("ecdsa", Str(s, "method")));
+        var root = Metadata<Root>.Parse(File.ReadAllBytes(Path.Combine(f.Actions.BundleDir!, "root-v1.json")));
+        Assert.Equal(Dialect.Notary, root.Dialect);
+        Assert.True(Tuf.Verifier.VerifyTopLevel(root.Signed, root).Verified);
+    }
+
+    [Fact]
     public void An_invalid_script_does_not_start()
     {
         using var f = new CeremonyFixture(j => ((JsonObject)((JsonObject)j["policies"])["thresholds"]).Set("root", 3));

@@ -348,6 +348,11 @@ public static class CeremonyScriptValidator
                 Error(s.Path + ".name", $"\"{s.Name}\" is a top-level role, not a delegation");
             }
 
+            if (script.Repository.Dialect == Dialect.Notary && !s.Name!.StartsWith(s.Delegator + "/", StringComparison.Ordinal))
+            {
+                Error(s.Path + ".name", $"notary names a delegated role by its path: \"{s.Delegator}/{s.Name}\", not \"{s.Name}\"");
+            }
+
             if (!roleKeys.TryGetValue(s.Delegator, out var delegator))
             {
                 Error(s.Path + ".delegator", $"the keys of \"{s.Delegator}\" are not enrolled earlier in this ceremony, so its signers cannot be checked");
