@@ -3,7 +3,10 @@ using System.Text;
 using OfflineSigner.Audit;
 using OfflineSigner.Ceremony.Tests.Support;
 using OfflineSigner.Ceremony.Transcripts;
+using OfflineSigner.Signing;
 using OfflineSigner.Tests.Shared;
+using OfflineSigner.Tuf;
+using OfflineSigner.Tuf.Crypto;
 using OfflineSigner.Tuf.Json;
 using Xunit;
 using StjNode = System.Text.Json.Nodes.JsonNode;
@@ -39,6 +42,69 @@ public sealed class TranscriptTests
         }
 
         return Join(output);
+    }
+
+    // Renumbers, rechains and signs every seal again with the holders' own keys after an edit: what key holders
+    // who collude could do. The seals then verify, so only the ceremony's rules can tell.
+    private static byte[] Reseal(List<string> lines, CeremonyFixture f)
+    {
+        var prev = ChainedLine.GenesisPrev;
+        var output = new List<string>();
+        foreach (var line in lines)
+        {
+            var o = (JsonObject)JsonParser.Parse(line);
+            o.Set("seq", output.Count + 1);
+            o.Set("prev", prev);
+            if (((JsonString)o["event"]).Value == "seal_signature")
+            {
+                var key = f.Actions.KeyOf(((JsonString)o["holder"]).Value);
+                var keyObject = KeyFormats.Encode(key.PublicKey, Dialect.TufSpecification);
+                var (sig, _) = MetadataSigner.Sign(key, Dialect.TufSpecification, keyObject, SealStatement.Bytes(f.Script.CeremonyId, output.Count, prev));
+                o.Set("covers_seq", output.Count);
+                o.Set("covers_sha256", prev);
+                o.Set("sig", Convert.ToHexStringLower(sig));
+            }
+
+            var bytes = CanonicalJson.Serialize(o);
+            output.Add(Encoding.UTF8.GetString(bytes));
+            prev = ChainedLine.Hash(bytes);
+        }
+
+        return Join(output);
+    }
+
+    [Fact]
+    public void Resealed_by_colluding_holders_a_transcript_is_still_held_to_the_ceremonys_rules()
+    {
+        using var f = new CeremonyFixture();
+        var lines = Lines(f.RunAll());
+        var resealed = TranscriptVerifier.Verify(Reseal(lines, f));
+        Assert.True(resealed.Ok, string.Join("\n", resealed.Problems)); // the helper itself changes nothing
+
+        // A root key nobody enrolled, slipped into the root recorded.
+        var index = lines.FindIndex(l => l.Contains("\"event\":\"metadata_built\"", StringComparison.Ordinal));
+        var built = (JsonObject)JsonParser.Parse(lines[index]);
+        var md = Metadata<Root>.Parse(Convert.FromBase64String(((JsonString)built["document"]).Value));
+        using var stranger = SoftwareKeySigner.Generate(KeyAlgorithm.EcdsaP256);
+        var strangerKey = Tuf.Key.FromPublicKey(stranger.PublicKey, Dialect.TufSpecification);
+        md.Signed.AddKey("root", strangerKey);
+        built.Set("document", Convert.ToBase64String(md.ToBytes()));
+        built.Set("signed_sha256", Convert.ToHexStringLower(SHA256.HashData(md.SignedBytes())));
+        var withStranger = new List<string>(lines) { [index] = Encoding.UTF8.GetString(CanonicalJson.Serialize(built)) };
+        var v = TranscriptVerifier.Verify(Reseal(withStranger, f));
+        Assert.False(v.Ok);
+        Assert.Contains(v.Problems, p => p.Contains($"root lists key(s) {strangerKey.KeyId} that no key holder enrolled in this ceremony", StringComparison.Ordinal));
+
+        // A signature without its signer's confirmation.
+        var noPrompt = lines.Where(l => !l.Contains("\"prompt\":\"sign-root/sign-bob\"", StringComparison.Ordinal)).ToList();
+        v = TranscriptVerifier.Verify(Reseal(noPrompt, f));
+        Assert.Contains(v.Problems, p => p.Contains("signature_added for bob without bob's confirmation just before it", StringComparison.Ordinal));
+
+        // A step that went on after someone said no.
+        var said = lines.Select(l => l.Contains("\"prompt\":\"root-v1/confirm-root\"", StringComparison.Ordinal) && l.Contains("\"event\":\"answer\"", StringComparison.Ordinal)
+            ? l.Replace("\"answer\":\"yes\"", "\"answer\":\"no\"", StringComparison.Ordinal) : l).ToList();
+        v = TranscriptVerifier.Verify(Reseal(said, f));
+        Assert.Contains(v.Problems, p => p.Contains("step \"root-v1\" went on after a prompt was not confirmed", StringComparison.Ordinal));
     }
 
     private static StjNode Peer(string transcriptPath, params string[] statements)

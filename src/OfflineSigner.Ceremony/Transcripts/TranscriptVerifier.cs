@@ -105,6 +105,8 @@ public static class TranscriptVerifier
         private bool stepOpen;
         private bool halted;
         private JsonObject? lastPrompt;
+        private JsonObject? previous;
+        private bool declined;
         private bool sealedByAll;
 
         public List<string> Problems { get; } = [];
@@ -217,6 +219,7 @@ public static class TranscriptVerifier
                 }
 
                 previousHash = ChainedLine.Hash(line);
+                previous = o;
                 last = o;
             }
 
@@ -321,6 +324,17 @@ public static class TranscriptVerifier
             }
 
             var step = script.Steps[stepIndex];
+            if (declined && ev != TranscriptEvents.StepFailed)
+            {
+                throw new CeremonyFormatException($"step \"{stepId}\" went on after a prompt was not confirmed");
+            }
+
+            if (ev is TranscriptEvents.KeyGenerated or TranscriptEvents.SignatureAdded or TranscriptEvents.SealSignature
+                && (previous is null || Str(previous, "event") != TranscriptEvents.Answer || Str(previous, "actor") != Str(o, "holder")))
+            {
+                throw new CeremonyFormatException($"{ev} for {Str(o, "holder")} without {Str(o, "holder")}'s confirmation just before it");
+            }
+
             switch (ev)
             {
                 case TranscriptEvents.Prompt:
@@ -333,6 +347,7 @@ public static class TranscriptVerifier
                     }
 
                     lastPrompt = null;
+                    declined = !string.Equals(Str(o, "answer"), "yes", StringComparison.OrdinalIgnoreCase);
                     break;
                 case TranscriptEvents.KeyGenerated:
                     KeyGenerated(o, step);
@@ -350,6 +365,15 @@ public static class TranscriptVerifier
                     SignatureAdded(o, step);
                     break;
                 case TranscriptEvents.BundleExported:
+                    foreach (var id in step.Items)
+                    {
+                        var (_, role, sigs) = items.TryGetValue(id, out var it) ? it : throw new CeremonyFormatException($"the bundle carries \"{id}\", which was never built");
+                        if (sigs.Count < ThresholdOfRole(role))
+                        {
+                            throw new CeremonyFormatException($"the bundle carries \"{id}\" with {sigs.Count} of the {ThresholdOfRole(role)} signatures it needs");
+                        }
+                    }
+
                     bundle = new RecordedBundle(Str(o, "bundle_id"), Str(o, "manifest_sha256"), Str(o, "location"));
                     break;
                 case TranscriptEvents.StepCompleted:
@@ -484,8 +508,67 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException("signed_sha256 is not the SHA-256 of the document's signed part");
             }
 
-            items[step.Id] = (md, Str(o, "signing_role"), []);
+            string signingRole;
+            if (step.Action == StepAction.BuildRoot)
+            {
+                var root = md.Signed as Root ?? throw new CeremonyFormatException("a build-root step built no root");
+                foreach (var (role, keyRefs) in step.RoleKeys)
+                {
+                    CheckPlannedKeys(role, root.RoleKeys(role).ToList(), root.Roles[role].Threshold, keyRefs, script!.Policies.ThresholdOf(role));
+                }
+
+                foreach (var role in step.OnlineRoles)
+                {
+                    if (root.RoleKeys(role).Any(k => keys.Any(e => e.Fingerprint == k.Fingerprint)))
+                    {
+                        throw new CeremonyFormatException($"the root lists an offline ceremony key for the online role {role}");
+                    }
+                }
+
+                signingRole = "root";
+            }
+            else
+            {
+                var targets = md.Signed as Targets ?? throw new CeremonyFormatException("a delegation step built no targets metadata");
+                var role = targets.Delegations?.Roles?.FirstOrDefault(r => r.Name == step.Name) ?? throw new CeremonyFormatException($"the metadata built does not delegate to \"{step.Name}\"");
+                var listed = role.KeyIds.Select(id => targets.Delegations!.Keys.TryGetValue(id, out var k) ? k : throw new CeremonyFormatException($"delegation key {id} is not listed")).ToList();
+                CheckPlannedKeys(step.Name!, listed, role.Threshold, step.Keys, step.Threshold ?? script!.Policies.ThresholdOf("delegation"));
+                signingRole = step.Delegator;
+            }
+
+            if (Str(o, "signing_role") != signingRole)
+            {
+                throw new CeremonyFormatException($"signing_role is {Str(o, "signing_role")}, not {signingRole}");
+            }
+
+            items[step.Id] = (md, signingRole, []);
         }
+
+        // The claim an auditor checks: a role lists exactly the keys enrolled (generated on the named holders'
+        // devices, with their evidence) in the generate-key steps the script names for it, at the script's threshold.
+        private void CheckPlannedKeys(string role, List<Key> listed, int threshold, IReadOnlyList<string> keyRefs, int plannedThreshold)
+        {
+            var planned = keyRefs.Select(r => keys.FirstOrDefault(k => k.StepId == r && k.Enrolled)
+                ?? throw new CeremonyFormatException($"{role} lists the key of step \"{r}\", which was not enrolled")).Select(k => k.Fingerprint).ToHashSet(StringComparer.Ordinal);
+            var actual = listed.Select(k => k.Fingerprint).ToHashSet(StringComparer.Ordinal);
+            if (listed.Count != planned.Count || !actual.SetEquals(planned))
+            {
+                var extra = listed.Where(k => !planned.Contains(k.Fingerprint)).Select(k => k.KeyId).ToList();
+                throw new CeremonyFormatException(extra.Count > 0
+                    ? $"{role} lists key(s) {string.Join(", ", extra)} that no key holder enrolled in this ceremony"
+                    : $"{role} does not list every key the script names for it");
+            }
+
+            if (threshold != plannedThreshold)
+            {
+                throw new CeremonyFormatException($"{role} has threshold {threshold}, not the script's {plannedThreshold}");
+            }
+        }
+
+        private int ThresholdOfRole(string role) =>
+            Root.TopLevelRoles.Contains(role)
+                ? script!.Policies.ThresholdOf(role)
+                : script!.Steps.LastOrDefault(s => s.Action == StepAction.Delegation && s.Name == role) is { } d ? d.Threshold ?? script.Policies.ThresholdOf("delegation") : 1;
 
         private void SignatureAdded(JsonObject o, CeremonyStep step)
         {
@@ -507,6 +590,12 @@ public static class TranscriptVerifier
             if (!SignatureVerifier.Verify(key, md.Dialect, listed.KeyType, listed.Scheme, method, md.SignedBytes(), Convert.FromHexString(Str(o, "sig"))))
             {
                 throw new CeremonyFormatException($"{holder}'s signature over \"{step.Item}\" does not verify");
+            }
+
+            var device = script!.FindHolder(holder)!.Device;
+            if (Str(o, "device_serial") != device.Serial)
+            {
+                throw new CeremonyFormatException($"{holder}'s signature was made on device serial {Str(o, "device_serial")}, not {holder}'s {device.Serial}");
             }
 
             sigs.Add(new RecordedSignature(holder, Str(o, "device_serial"), Str(o, "key_id"), key.Fingerprint));
