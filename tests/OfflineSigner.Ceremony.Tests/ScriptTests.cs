@@ -63,6 +63,24 @@ public sealed class ScriptTests
     }
 
     [Fact]
+    public void Random_changes_to_a_script_give_findings_never_a_crash()
+    {
+        var bytes = File.ReadAllBytes(CeremonyFixture.SamplePath);
+        var random = new Random(11);
+        for (var i = 0; i < 500; i++)
+        {
+            var copy = (byte[])bytes.Clone();
+            for (var n = random.Next(1, 4); n > 0; n--)
+            {
+                copy[random.Next(copy.Length)] = (byte)random.Next(32, 127);
+            }
+
+            var v = CeremonyScriptValidator.Validate(copy);
+            Assert.All(v.Findings, f => Assert.StartsWith("$", f.Path, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Duplicate_keys_deep_inside_are_refused_with_their_path()
     {
         var text = File.ReadAllText(CeremonyFixture.SamplePath).Replace("\"holder\": \"alice\",", "\"holder\": \"alice\", \"holder\": \"bob\",", StringComparison.Ordinal);

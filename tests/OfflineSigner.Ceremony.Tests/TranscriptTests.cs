@@ -236,6 +236,30 @@ public sealed class TranscriptTests
     }
 
     [Fact]
+    public void Random_byte_changes_are_refused_and_never_crash_the_verifier()
+    {
+        using var f = new CeremonyFixture();
+        var transcript = f.RunAll();
+        var lastLineStart = Array.LastIndexOf(transcript, (byte)'\n', transcript.Length - 2) + 1;
+        var random = new Random(7);
+        for (var i = 0; i < 300; i++)
+        {
+            var copy = (byte[])transcript.Clone();
+            var at = random.Next(lastLineStart);
+            copy[at] ^= (byte)(1 << random.Next(8));
+            var v = TranscriptVerifier.Verify(copy);
+            Assert.False(v.Ok, $"a change at byte {at} went unnoticed");
+            Assert.NotEmpty(v.Problems);
+        }
+
+        // Truncated anywhere: refused, never a crash.
+        for (var n = 0; n < transcript.Length; n += 97)
+        {
+            Assert.False(TranscriptVerifier.Verify(transcript.AsSpan(0, n)).Ok);
+        }
+    }
+
+    [Fact]
     public void An_independent_verifier_accepts_the_chain_seals_signatures_and_statements()
     {
         using var f = new CeremonyFixture();
