@@ -59,7 +59,7 @@ public sealed class TranscriptTests
             {
                 var key = f.Actions.KeyOf(((JsonString)o["holder"]).Value);
                 var keyObject = KeyFormats.Encode(key.PublicKey, Dialect.TufSpecification);
-                var (sig, _) = MetadataSigner.Sign(key, Dialect.TufSpecification, keyObject, SealStatement.Bytes(f.Script.CeremonyId, output.Count, prev));
+                var (sig, _) = MetadataSigner.Sign(key, Dialect.TufSpecification, keyObject, SealStatement.Bytes(f.Script.CeremonyId, output.Count, prev, ((JsonString)o["time"]).Value));
                 o.Set("covers_seq", output.Count);
                 o.Set("covers_sha256", prev);
                 o.Set("sig", Convert.ToHexStringLower(sig));
@@ -242,10 +242,12 @@ public sealed class TranscriptTests
         var transcript = f.RunAll();
         var lastLineStart = Array.LastIndexOf(transcript, (byte)'\n', transcript.Length - 2) + 1;
         var random = new Random(7);
-        for (var i = 0; i < 300; i++)
+        for (var i = 0; i < 400; i++)
         {
             var copy = (byte[])transcript.Clone();
-            var at = random.Next(lastLineStart);
+
+            // Half the changes in the last line, which no later line chains: the last seal must cover it.
+            var at = i % 2 == 0 ? random.Next(lastLineStart) : random.Next(lastLineStart, transcript.Length - 1);
             copy[at] ^= (byte)(1 << random.Next(8));
             var v = TranscriptVerifier.Verify(copy);
             Assert.False(v.Ok, $"a change at byte {at} went unnoticed");

@@ -107,7 +107,8 @@ def main(argv):
                 if entry["covers_seq"] != number - 1 or entry["covers_sha256"] != prev:
                     raise ValueError("the seal does not cover the line before it")
                 statement = canonical({"_type": "ceremony-seal", "ceremony_id": script["ceremony_id"],
-                                       "covers_seq": entry["covers_seq"], "covers_sha256": entry["covers_sha256"]})
+                                       "covers_seq": entry["covers_seq"], "covers_sha256": entry["covers_sha256"],
+                                       "sealed_at": entry["time"]})
                 key = serialization.load_der_public_key(base64.b64decode(entry["public_key"]))
                 verify_scheme(key, entry["scheme"], bytes.fromhex(entry["sig"]), statement)
                 record["ok"] = True

@@ -522,6 +522,8 @@ public sealed class CeremonyRunner
                 [$"the transcript so far: {transcript.HeadSequence} entries, head sha256 {transcript.HeadSha256}"]);
             var coversSeq = transcript.HeadSequence;
             var coversSha256 = transcript.HeadSha256;
+            var sealedAt = transcript.Clock.GetUtcNow();
+            var sealedAtText = Audit.ChainedLine.FormatTime(sealedAt);
             var keyObject = KeyFormats.Encode(key.PublicKey, Dialect.TufSpecification);
             byte[] signature;
             using (var signer = actions.OpenSealSigner(key))
@@ -531,10 +533,10 @@ public sealed class CeremonyRunner
                     throw new StepFailure($"the signer opened for {holder.Id} does not hold {holder.Id}'s enrolled key");
                 }
 
-                (signature, _) = MetadataSigner.Sign(signer, Dialect.TufSpecification, keyObject, SealStatement.Bytes(script.CeremonyId, coversSeq, coversSha256));
+                (signature, _) = MetadataSigner.Sign(signer, Dialect.TufSpecification, keyObject, SealStatement.Bytes(script.CeremonyId, coversSeq, coversSha256, sealedAtText));
             }
 
-            if (!SealStatement.Verify(keyObject, script.CeremonyId, coversSeq, coversSha256, signature))
+            if (!SealStatement.Verify(keyObject, script.CeremonyId, coversSeq, coversSha256, sealedAtText, signature))
             {
                 throw new StepFailure($"{holder.Id}'s seal signature does not verify");
             }
@@ -551,7 +553,7 @@ public sealed class CeremonyRunner
                 { "covers_seq", coversSeq },
                 { "covers_sha256", coversSha256 },
                 { "sig", Convert.ToHexStringLower(signature) },
-            });
+            }, sealedAt);
         }
     }
 

@@ -9,25 +9,30 @@ using OfflineSigner.Tuf.Json;
 
 namespace OfflineSigner.Ceremony.Transcripts;
 
-/// <summary>The statement a seal signature signs: this ceremony's transcript, up to and including one line.</summary>
+/// <summary>
+/// The statement a seal signature signs: this ceremony's transcript up to and including one line, and the time the
+/// seal line itself carries, so that every field of the seal line is covered (its seq and prev by the chain, its
+/// holder and key by the key that verifies).
+/// </summary>
 public static class SealStatement
 {
-    /// <summary>The canonical bytes signed by a seal signature covering line <paramref name="coversSeq"/>.</summary>
-    public static byte[] Bytes(string ceremonyId, long coversSeq, string coversSha256) =>
+    /// <summary>The canonical bytes signed by a seal signature covering line <paramref name="coversSeq"/>, written at <paramref name="sealedAt"/> (the line's <c>time</c>).</summary>
+    public static byte[] Bytes(string ceremonyId, long coversSeq, string coversSha256, string sealedAt) =>
         CanonicalJson.Serialize(new JsonObject
         {
             { "_type", TranscriptEvents.SealStatementType },
             { "ceremony_id", ceremonyId },
             { "covers_seq", coversSeq },
             { "covers_sha256", coversSha256 },
+            { "sealed_at", sealedAt },
         });
 
     /// <summary>Verifies a seal signature with the TUF core.</summary>
     /// <returns>false when the signature does not verify, or the key object cannot verify it.</returns>
-    public static bool Verify(JsonObject keyObject, string ceremonyId, long coversSeq, string coversSha256, ReadOnlySpan<byte> signature)
+    public static bool Verify(JsonObject keyObject, string ceremonyId, long coversSeq, string coversSha256, string sealedAt, ReadOnlySpan<byte> signature)
     {
         ArgumentNullException.ThrowIfNull(keyObject);
-        return Signatures.Verify(keyObject, Bytes(ceremonyId, coversSeq, coversSha256), signature);
+        return Signatures.Verify(keyObject, Bytes(ceremonyId, coversSeq, coversSha256, sealedAt), signature);
     }
 }
 

@@ -401,7 +401,7 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException($"transcript format \"{Str(o, "format")}\" is not {TranscriptEvents.TranscriptFormat}");
             }
 
-            var scriptBytes = Convert.FromBase64String(Str(o, "script"));
+            var scriptBytes = Base64(o, "script");
             var digest = Convert.ToHexStringLower(SHA256.HashData(scriptBytes));
             if (Str(o, "script_sha256") != digest)
             {
@@ -430,7 +430,7 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException($"a key for {holder} generated in step \"{step.Id}\", which does not generate {holder}'s key");
             }
 
-            var key = PublicKey.FromSubjectPublicKeyInfo(Convert.FromBase64String(Str(o, "public_key")));
+            var key = PublicKey.FromSubjectPublicKeyInfo(Base64(o, "public_key"));
             if (key.Fingerprint != Str(o, "fingerprint"))
             {
                 throw new CeremonyFormatException("fingerprint is not the SHA-256 of the public key");
@@ -459,7 +459,7 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException("an attestation for a key that was not generated");
             }
 
-            var evidence = Convert.FromBase64String(Str(o, "attestation"));
+            var evidence = Base64(o, "attestation");
             if (Convert.ToHexStringLower(SHA256.HashData(evidence)) != Str(o, "attestation_sha256"))
             {
                 throw new CeremonyFormatException("attestation_sha256 is not the SHA-256 of the evidence recorded");
@@ -503,7 +503,7 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException($"metadata built in a {step.ActionText} step");
             }
 
-            var md = MetadataReader.Parse(Convert.FromBase64String(Str(o, "document")));
+            var md = MetadataReader.Parse(Base64(o, "document"));
             if (Convert.ToHexStringLower(SHA256.HashData(md.SignedBytes())) != Str(o, "signed_sha256"))
             {
                 throw new CeremonyFormatException("signed_sha256 is not the SHA-256 of the document's signed part");
@@ -588,7 +588,7 @@ public static class TranscriptVerifier
             }
 
             var method = o.TryGetValue("method", out var m) && m is JsonString ms ? ms.Value : null;
-            if (!SignatureVerifier.Verify(key, md.Dialect, listed.KeyType, listed.Scheme, method, md.SignedBytes(), Convert.FromHexString(Str(o, "sig"))))
+            if (!SignatureVerifier.Verify(key, md.Dialect, listed.KeyType, listed.Scheme, method, md.SignedBytes(), Hex(o, "sig")))
             {
                 throw new CeremonyFormatException($"{holder}'s signature over \"{step.Item}\" does not verify");
             }
@@ -628,7 +628,7 @@ public static class TranscriptVerifier
             }
 
             var holder = Str(o, "holder");
-            var key = PublicKey.FromSubjectPublicKeyInfo(Convert.FromBase64String(Str(o, "public_key")));
+            var key = PublicKey.FromSubjectPublicKeyInfo(Base64(o, "public_key"));
             var keyObject = KeyFormats.Encode(key, Dialect.TufSpecification);
             if (Str(o, "keytype") != ((JsonString)keyObject["keytype"]).Value || Str(o, "scheme") != ((JsonString)keyObject["scheme"]).Value)
             {
@@ -638,6 +638,11 @@ public static class TranscriptVerifier
             if (!sealKeys.Contains(holder) || !holderKeys.TryGetValue(holder, out var enrolled) || !enrolled.Equals(key))
             {
                 throw new CeremonyFormatException($"a seal by {holder}, whose enrolled key is not one the seal step names");
+            }
+
+            if (Str(o, "fingerprint") != key.Fingerprint || Str(o, "key_id") != KeyFormats.ComputeKeyId(keyObject))
+            {
+                throw new CeremonyFormatException($"{holder}'s seal names another fingerprint or key id than its key's");
             }
 
             if (seals.Any(s => s.Holder == holder))
@@ -652,12 +657,28 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException($"{holder}'s seal covers line {coversSeq} ({coversSha[..Math.Min(16, coversSha.Length)]}), not the line before it");
             }
 
-            if (!SealStatement.Verify(keyObject, script!.CeremonyId, coversSeq, coversSha, Convert.FromHexString(Str(o, "sig"))))
+            if (!SealStatement.Verify(keyObject, script!.CeremonyId, coversSeq, coversSha, Str(o, "time"), Hex(o, "sig")))
             {
                 throw new CeremonyFormatException($"{holder}'s seal signature does not verify");
             }
 
             seals.Add(new RecordedSeal(holder, KeyFormats.ComputeKeyId(keyObject), key.Fingerprint, coversSeq, coversSha));
+        }
+
+        // One encoding per value: a base64 or hex field that decodes to the same bytes under another spelling
+        // (padding bits, upper case) would be an edit nothing else notices.
+        private static byte[] Base64(JsonObject o, string key)
+        {
+            var text = Str(o, key);
+            var bytes = Convert.FromBase64String(text);
+            return Convert.ToBase64String(bytes) == text ? bytes : throw new CeremonyFormatException($"field \"{key}\" is not in canonical base64");
+        }
+
+        private static byte[] Hex(JsonObject o, string key)
+        {
+            var text = Str(o, key);
+            var bytes = Convert.FromHexString(text);
+            return Convert.ToHexStringLower(bytes) == text ? bytes : throw new CeremonyFormatException($"field \"{key}\" is not lowercase hex");
         }
 
         private static string Str(JsonObject o, string key) =>

@@ -50,10 +50,13 @@ public sealed class TranscriptWriter : IDisposable
     public byte[] ToArray() => copy.ToArray();
 
     /// <summary>Appends one entry and flushes it before returning; returns its sequence number.</summary>
-    public long Append(string eventName, JsonObject fields)
+    /// <param name="eventName">The entry's event.</param>
+    /// <param name="fields">The entry's own fields.</param>
+    /// <param name="time">The entry's time, when the caller fixed it beforehand (a seal signs it); default: the clock's now.</param>
+    public long Append(string eventName, JsonObject fields, DateTimeOffset? time = null)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        var line = ChainedLine.Encode(HeadSequence + 1, clock.GetUtcNow(), HeadSha256, eventName, fields);
+        var line = ChainedLine.Encode(HeadSequence + 1, time ?? clock.GetUtcNow(), HeadSha256, eventName, fields);
         if (line.AsSpan().IndexOf((byte)'\n') >= 0)
         {
             // Canonical JSON writes control characters raw; a line break would split the entry in two.
