@@ -1,6 +1,4 @@
 // Implements docs/audit-log.md: the line format shared by the writer and the verifier.
-using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using OfflineSigner.Tuf.Json;
 
@@ -8,7 +6,7 @@ namespace OfflineSigner.Audit;
 
 internal static class AuditLogFormat
 {
-    public const string GenesisPrev = "0000000000000000000000000000000000000000000000000000000000000000";
+    public const string GenesisPrev = ChainedLine.GenesisPrev;
 
     public static string EventName(AuditEventKind kind)
     {
@@ -29,13 +27,7 @@ internal static class AuditLogFormat
 
     public static byte[] Encode(long seq, DateTimeOffset time, string prev, AuditEvent e)
     {
-        var o = new JsonObject
-        {
-            { "seq", seq },
-            { "time", time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture) },
-            { "prev", prev },
-            { "event", EventName(e.Kind) },
-        };
+        var o = new JsonObject();
         AddIf(o, "key_id", e.KeyId);
         AddIf(o, "key_uri", e.KeyUri);
         AddIf(o, "role", e.Role);
@@ -53,10 +45,10 @@ internal static class AuditLogFormat
         }
 
         AddIf(o, "detail", e.Detail);
-        return CanonicalJson.Serialize(o);
+        return ChainedLine.Encode(seq, time, prev, EventName(e.Kind), o);
     }
 
-    public static string Hash(ReadOnlySpan<byte> line) => Convert.ToHexStringLower(SHA256.HashData(line));
+    public static string Hash(ReadOnlySpan<byte> line) => ChainedLine.Hash(line);
 
     private static void AddIf(JsonObject o, string key, string? value)
     {

@@ -17,6 +17,7 @@ internal static class CliApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(DaemonCommand.Create());
+        root.Subcommands.Add(CeremonyCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
