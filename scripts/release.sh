@@ -10,13 +10,29 @@
 #   release-manifest.json                     SHA-256 of every installed file, the exact NuGet packages from the
 #                                             lock files, the .NET runtime and SDK (also installed, beside the
 #                                             programs; `offline-signerd --version` prints its SHA-256)
-#   offline-signer-VERSION.cdx.json           SBOM, CycloneDX 1.5 JSON (also installed in /usr/share/doc)
+#   offline-signer-VERSION.cdx.json           SBOM, CycloneDX 1.5 JSON (also installed in /usr/share/doc, with the
+#                                             copyright file and the bundled runtime's licenses and notices)
 #   SHA256SUMS                                the four files above
 #
 # Both programs are published self-contained for linux-x64: the target machine needs neither the .NET SDK nor
 # NuGet, and no network. The output is reproducible: the same commit built again, in another directory or at
 # another time, gives byte-identical files (SOURCE_DATE_EPOCH is the commit's date; .NET builds deterministically
 # with source paths mapped to /_/; archives have sorted entries, fixed owners and fixed times).
+#
+# What would otherwise vary between two builds, and what fixes it here:
+#   source and PDB paths   ContinuousIntegrationBuild maps the checkout to /_/, and the build's own folder
+#                          (artifacts/release-build) is at the same place in every checkout, so generated sources
+#                          (obj/) map the same way; the PE header names /_/artifacts/release-build/.../X.pdb
+#   MVIDs, PDB ids         Deterministic: derived from the compiled content, not random
+#   publish's own files    deps.json, runtimeconfig.json and the apphosts carry no path or time; checked by the
+#                          release tests, which build in two checkouts at different depths
+#   file modes             normalized after copying (the umask of the build does not matter)
+#   times                  every file and folder dated SOURCE_DATE_EPOCH; dpkg-deb dates its ar members with it
+#   order, owners          dpkg-deb sorts and, with --root-owner-group, owns everything by root; tar --sort=name
+#                          --owner=0 --group=0 --numeric-owner; gzip -n stores no name or time
+#   compression            xz single-threaded (the threaded encoder's block layout depends on the cores)
+#   manifest and SBOM      sorted keys and lists, the SBOM's time from SOURCE_DATE_EPOCH, its serial number a
+#                          UUIDv5 of the package and commit
 #
 # Needs: the .NET SDK of global.json, the NuGet packages of the lock files (restored in locked mode; the runtime
 # packs for linux-x64 are fetched by the restore when not cached), dpkg-deb, python3, git, tar, gzip, xz.
@@ -30,7 +46,7 @@ OUT="$ROOT/artifacts/release"
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) [ $# -ge 2 ] || { echo "release: --out needs a directory" >&2; exit 2; }; OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "release: unknown argument $1 (usage: scripts/release.sh [--out DIR])" >&2; exit 2 ;;
   esac
 done
@@ -138,6 +154,11 @@ cp README.md "$STAGE/usr/share/doc/offline-signer/README.md"
 cp docs/install.md docs/audit-log.md "$STAGE/usr/share/doc/offline-signer/"
 cp systemd/README.md "$STAGE/usr/share/doc/offline-signer/systemd.md"
 cp SECURITY.md "$STAGE/usr/share/doc/offline-signer/SECURITY.md"
+cp packaging/debian/copyright "$STAGE/usr/share/doc/offline-signer/copyright"
+MAINTAINER=$(sed -n 's/^Maintainer: //p' packaging/debian/control.in)
+printf '%s (%s) unstable; urgency=medium\n\n  * Release of commit %s.\n\n -- %s  %s\n' \
+  "$NAME" "$VERSION" "$COMMIT" "$MAINTAINER" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")" \
+  | gzip -9 -n >"$STAGE/usr/share/doc/offline-signer/changelog.gz"
 
 # Modes do not depend on the umask or the checkout: 0755 for folders and programs, 0644 for the rest.
 find "$STAGE" -type d -exec chmod 0755 {} +
@@ -159,6 +180,8 @@ say "release manifest and SBOM"
   --stage "$STAGE" --control "$CONTROL" --repo "$ROOT" \
   --name "$NAME" --version "$VERSION" --commit "$COMMIT" --epoch "$SOURCE_DATE_EPOCH" --rid "$RID" --arch "$ARCH" \
   --sdk "$(dotnet --version)" \
+  --nuget-packages "${NUGET_PACKAGES:-$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages: //p')}" \
+  --licenses "usr/share/doc/offline-signer/licenses" \
   --deps-json "$LIB/offline-signerd.deps.json" --deps-json "$LIB/offline-signer.deps.json" \
   --sbom "usr/share/doc/offline-signer/sbom.cdx.json" \
   --manifest "usr/lib/offline-signer/release-manifest.json"

@@ -107,6 +107,7 @@ def main():
     ap.add_argument("--sdk", required=True)
     ap.add_argument("--deps-json", action="append", required=True)
     ap.add_argument("--nuget-packages", default=os.environ.get("NUGET_PACKAGES") or os.path.expanduser("~/.nuget/packages"))
+    ap.add_argument("--licenses", required=True, help="folder of the tree for the runtime packs' license texts and notices")
     ap.add_argument("--sbom", required=True)
     ap.add_argument("--manifest", required=True)
     args = ap.parse_args()
@@ -164,13 +165,26 @@ def main():
         if not any(k[0].lower() == dep and k[1] == version for k in packages):
             fail(f"the publish contains {dep} {version}, which no lock file pins")
 
+    # The runtime packs' own license texts and third-party notices travel with the runtime they describe.
+    licenses = os.path.join(os.path.abspath(args.stage), args.licenses)
+    os.makedirs(licenses, exist_ok=True)
+    os.chmod(licenses, 0o755)
     packs = []
     for pack, version in sorted(runtime_packs.items()):
-        sha_file = os.path.join(args.nuget_packages, pack.lower(), version, f"{pack.lower()}.{version}.nupkg.sha512")
+        folder = os.path.join(args.nuget_packages, pack.lower(), version)
+        sha_file = os.path.join(folder, f"{pack.lower()}.{version}.nupkg.sha512")
         if not os.path.isfile(sha_file):
             fail(f"runtime pack {pack} {version} is not in {args.nuget_packages}")
         with open(sha_file, "r", encoding="ascii") as f:
             packs.append({"id": pack, "version": version, "content_sha512": b64_to_hex(f.read().strip())})
+        short = "aspnetcore" if pack.startswith("Microsoft.AspNetCore.") else "dotnet-runtime"
+        for wanted in ("LICENSE.TXT", "THIRD-PARTY-NOTICES.TXT"):
+            found = [n for n in sorted(os.listdir(folder)) if n.upper() == wanted]
+            if not found:
+                fail(f"runtime pack {pack} {version} has no {wanted}")
+            with open(os.path.join(folder, found[0]), "rb") as src, open(os.path.join(licenses, f"{short}-{wanted}"), "wb") as dst:
+                dst.write(src.read())
+            os.chmod(os.path.join(licenses, f"{short}-{wanted}"), 0o644)
 
     # --- the SBOM -----------------------------------------------------------------------------------------
     stage = os.path.abspath(args.stage)

@@ -5,7 +5,7 @@
 #
 #   Debian packages  the real peers and parts the tests run against (SoftHSM2, OpenSC, notary,
 #                    securesystemslib, gRPC for python, pcscd and the virtual reader, Yubico tools,
-#                    mmdebstrap for the clean Debian 12 root the release's install tests use)
+#                    mmdebstrap for the clean Debian 12 root the release's install tests use, lintian)
 #   tests/peers      `npm ci` (tuf-js, grpc-js), skipped while node_modules matches package-lock.json
 #   NuGet            `dotnet restore OfflineSigner.sln --locked-mode`
 set -euo pipefail
@@ -23,7 +23,7 @@ PACKAGES=(
   python3-grpcio python3-protobuf protobuf-compiler
   openssl systemd
   pcscd vsmartcard-vpcd yubico-piv-tool ykcs11 yubikey-manager
-  mmdebstrap xz-utils
+  mmdebstrap xz-utils lintian
 )
 
 missing=()
