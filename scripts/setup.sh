@@ -5,7 +5,8 @@
 #
 #   Debian packages  the real peers and parts the tests run against (SoftHSM2, OpenSC, notary,
 #                    securesystemslib, gRPC for python, pcscd and the virtual reader, Yubico tools,
-#                    headless Chromium for the printed ceremony report)
+#                    headless Chromium for the printed ceremony report,
+#                    mmdebstrap for the clean Debian 12 root the release's install tests use, lintian)
 #   tests/peers      `npm ci` (tuf-js, grpc-js), skipped while node_modules matches package-lock.json
 #   NuGet            `dotnet restore OfflineSigner.sln --locked-mode`
 set -euo pipefail
@@ -24,6 +25,7 @@ PACKAGES=(
   openssl systemd
   pcscd vsmartcard-vpcd yubico-piv-tool ykcs11 yubikey-manager
   chromium
+  mmdebstrap xz-utils lintian
 )
 
 missing=()

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using OfflineSigner.Audit;
 using OfflineSigner.Cli.Commands;
 
 namespace OfflineSigner.Cli;
@@ -18,6 +20,11 @@ internal static class CliApp
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(DaemonCommand.Create());
         root.Subcommands.Add(CeremonyCommand.Create());
+        foreach (var version in root.Options.OfType<VersionOption>())
+        {
+            version.Action = new PrintVersion();
+        }
+
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -31,5 +38,15 @@ internal static class CliApp
         }
 
         return parse.Invoke();
+    }
+}
+
+/// <summary><c>--version</c>: version, commit and release manifest digest (<see cref="BuildIdentity"/>).</summary>
+internal sealed class PrintVersion : SynchronousCommandLineAction
+{
+    public override int Invoke(ParseResult parseResult)
+    {
+        Console.Out.Write(BuildIdentity.Current("offline-signer", typeof(CliApp).Assembly).VersionText());
+        return 0;
     }
 }

@@ -78,7 +78,7 @@ internal static class ServeCommand
             audit.Append(new AuditEvent(AuditEventKind.DaemonStarted)
             {
                 CallerUid = Native.Uid,
-                Detail = $"version {BuildVersion()}; configuration {configPath} sha256 {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(configPath)))}",
+                Detail = $"{BuildIdentity.Current("offline-signerd", typeof(ServeCommand).Assembly).AuditDetail()}; configuration {configPath} sha256 {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(configPath)))}",
             });
             using var services = new DaemonServices(config, serve.Policy, audit, TimeProvider.System, serve.AuditLogPath);
             var registry = new GrpcServiceRegistry();
