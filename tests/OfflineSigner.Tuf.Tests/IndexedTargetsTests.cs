@@ -289,6 +289,111 @@ public sealed class IndexedTargetsTests : IDisposable
         AssertSameRefusal(JsonText.Serialize(doc));
     }
 
+    /// <summary>Both paths accept, or both refuse with the same message; when they accept, the same canonical bytes.</summary>
+    private static void AssertSameOutcome(string json, Dialect? dialect = null)
+    {
+        var file = Encoding.UTF8.GetBytes(json);
+        Metadata<Targets>? model = null;
+        MetadataException? byModel = null;
+        try
+        {
+            model = Metadata<Targets>.Parse(file, null, dialect);
+        }
+        catch (MetadataException e)
+        {
+            byModel = e;
+        }
+
+        if (byModel is not null)
+        {
+            var byIndex = Assert.ThrowsAny<MetadataException>(() => IndexedTargets.Parse(file, null, dialect));
+            Assert.Equal(byModel.Message, byIndex.Message);
+            return;
+        }
+
+        var indexed = IndexedTargets.Parse(file, null, dialect);
+        Assert.Equal(model!.SignedBytes(), indexed.SignedBytes());
+    }
+
+    private static string WithEntry(string entry) =>
+        "{\"signatures\":[],\"signed\":{\"_type\":\"targets\",\"expires\":\"2030-01-01T00:00:00Z\",\"spec_version\":\"1.0.31\",\"targets\":{\"a\":{\"hashes\":{\"sha256\":\"00\"},\"length\":1},\"b\":" + entry + "},\"version\":1}}";
+
+    private static string WithRoles(string roles, string type = "targets") =>
+        "{\"signatures\":[],\"signed\":{\"_type\":\"" + type + "\",\"delegations\":{\"keys\":{},\"roles\":[" + roles + "]},\"expires\":\"2030-01-01T00:00:00Z\"," + (type == "targets" ? "\"spec_version\":\"1.0.31\"," : string.Empty) + "\"targets\":{},\"version\":1}}";
+
+    /// <summary>
+    /// Entries and roles at the edges of what the index accepts by itself (the quick checks) and what it leaves to the
+    /// model: both paths must agree on each, accepted or refused.
+    /// </summary>
+    [Fact]
+    public void The_edge_documents_are_valid_apart_from_the_edge()
+    {
+        // Otherwise the cases below could agree only on an unrelated refusal.
+        var entry = IndexedTargets.Parse(Encoding.UTF8.GetBytes(WithEntry("{\"hashes\":{\"sha256\":\"00\"},\"length\":9223372036854775807}")));
+        Assert.True(entry.TryGetTarget("b", out var b));
+        Assert.Equal(long.MaxValue, b.Length);
+        var roles = "{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"\\u0062\",\"path_hash_prefixes\":[\"0\"],\"terminating\":true,\"threshold\":2}";
+        var indexed = IndexedTargets.Parse(Encoding.UTF8.GetBytes(WithRoles(roles)));
+        Assert.True(indexed.TryFindDelegation("b", out var role, out var keys));
+        Assert.Equal(2, role.Threshold);
+        Assert.Empty(keys);
+        Assert.False(indexed.TryFindDelegation("c", out _, out _));
+        Assert.Equal(["a", "b"], Metadata<Targets>.Parse(Encoding.UTF8.GetBytes(WithRoles(roles, "Targets"))).Signed.Delegations!.RoleNames());
+    }
+
+    [Theory]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":999999999999999999}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":9223372036854775807}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":9223372036854775808}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":-0}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":0}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":-5}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":true}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\",\"sha512\":null},\"length\":1}")]
+    [InlineData("{\"hashes\":{\"sh\\u0061256\":\"0\\u0030\"},\"length\":1}")]
+    [InlineData("{\"hashes\":[],\"length\":1}")]
+    [InlineData("{\"hashes\":{},\"length\":1}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":1,\"custom\":null}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":1,\"custom\":{\"x\":[1,2]},\"unknown\":[]}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"}}")]
+    [InlineData("[]")]
+    [InlineData("\"entry\"")]
+    public void Target_entries_at_the_edges_are_judged_alike(string entry) => AssertSameOutcome(WithEntry(entry));
+
+    [Theory]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":true,\"threshold\":2}")]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"\\u0061\",\"paths\":[],\"terminating\":true,\"threshold\":2}")]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"\\u0062\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":true,\"threshold\":2}")]
+    [InlineData("{\"keyids\":[\"k1\",\"k1\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"k1\",\"\\u006b1\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"1\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":999999999}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":2147483647}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":2147483648}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":0}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":-0}")]
+    [InlineData("{\"keyids\":[],\"name\":\"\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"targets\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"t\\u0061rgets\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":null,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"path_hash_prefixes\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"path_hash_prefixes\":[\"00\",1],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":{},\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[1],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":{},\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":7,\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("[]")]
+    public void Delegated_roles_at_the_edges_are_judged_alike(string roles)
+    {
+        AssertSameOutcome(WithRoles(roles));
+        AssertSameOutcome(WithRoles(roles, "Targets"));
+    }
+
     /// <summary>Every targets file among the public vectors, against the role that delegates to it.</summary>
     [Theory]
     [InlineData("python-tuf-testdata/repository_data/repository/metadata", "root.json", "targets.json", "role1.json", "role1")]
