@@ -394,6 +394,104 @@ public sealed class IndexedTargetsTests : IDisposable
         AssertSameOutcome(WithRoles(roles, "Targets"));
     }
 
+    /// <summary>
+    /// RepositoryVerifier reads targets roles through the index: its verdict on each file must be the one the model
+    /// gives for the same bytes, on a repository with a large delegated role, intact, tampered and under-signed.
+    /// </summary>
+    [Fact]
+    public void Repository_verification_through_the_index_gives_the_models_verdicts()
+    {
+        var rootKey = NewKey(KeyAlgorithm.EcdsaP256);
+        var targetsKey = NewKey(KeyAlgorithm.Ed25519);
+        var binKeys = new[] { NewKey(KeyAlgorithm.EcdsaP256), NewKey(KeyAlgorithm.Rsa2048) };
+        var root = Metadata<Root>.Create(Root.Create(Dialect.TufSpecification, Now.AddDays(365)));
+        foreach (var r in Root.TopLevelRoles)
+        {
+            root.Signed.AddKey(r, r == "targets" ? targetsKey.Key : rootKey.Key);
+        }
+
+        root.SignWith(rootKey.Signer, rootKey.Key);
+        var top = Metadata<Targets>.Create(Targets.Create(Dialect.TufSpecification, Now.AddDays(30)));
+        top.Signed.AddDelegation("large", [.. binKeys.Select(k => k.Key)], 2, ["*"]);
+        top.Signed.AddDelegation("other", [binKeys[0].Key], 1, ["other/*"]);
+        top.SignWith(targetsKey.Signer, targetsKey.Key);
+        var large = Document(LargeSigned(5_000));
+        foreach (var (signer, key) in binKeys)
+        {
+            large.SignWith(signer, key);
+        }
+
+        var largeBytes = large.ToBytes();
+        var tampered = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(largeBytes).Replace("\"version\":3", "\"version\":4", StringComparison.Ordinal));
+        var underSigned = Document(LargeSigned(500));
+        underSigned.SignWith(binKeys[1].Signer, binKeys[1].Key);
+
+        foreach (var delegated in new[] { largeBytes, tampered, underSigned.ToBytes() })
+        {
+            var results = RepositoryVerifier.Verify(root, [("targets.json", top.ToBytes()), ("large.json", delegated)], Now);
+            var byIndex = results.Single(r => r.Role == "large");
+            var model = Metadata<Targets>.Parse(delegated, MetadataParseOptions.Default.WithMaxBytes(delegated.Length));
+            var byModel = Verifier.VerifyDelegated("large", top.Signed, model);
+            AssertSameVerdict(byModel, byIndex.Result!);
+            Assert.Equal(byModel.Verified, byIndex.Verified);
+            Assert.Equal(model.Signed.Version, byIndex.Version);
+            var topResult = results.Single(r => r.Role == "targets");
+            AssertSameVerdict(Verifier.VerifyTopLevel(root.Signed, top), topResult.Result!);
+            Assert.True(topResult.Verified);
+        }
+
+        // A role nobody given delegates to, and an unparseable file, are reported as before.
+        var lonely = RepositoryVerifier.Verify(root, [("nobody.json", largeBytes), ("broken.json", "{\"signed\":1}"u8.ToArray())], Now);
+        Assert.Contains("no verified targets role given delegates to \"nobody\"", Assert.Single(lonely, r => r.Role == "nobody").Errors);
+        Assert.Equal("$.signed: expected an object, found integer", Assert.Single(Assert.Single(lonely, r => r.Role == "?").Errors));
+    }
+
+    private static void AssertSameSummary(byte[] file)
+    {
+        var options = MetadataParseOptions.Default.WithMaxBytes(file.Length);
+        var model = MetadataReader.Parse(file, options);
+        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        MetadataSummary.Describe(IndexedTargets.Parse(file, options), Now, text);
+        Assert.Equal(MetadataSummary.Describe(model, Now), text.ToString());
+    }
+
+    [Fact]
+    public void The_summary_read_through_the_index_is_the_models()
+    {
+        var key = NewKey(KeyAlgorithm.EcdsaP256);
+        var md = Document(LargeSigned(3_000));
+        md.SignWith(key.Signer, key.Key);
+        AssertSameSummary(md.ToBytes());
+
+        // Succinct hash bins with keys, and no delegations at all.
+        var bins = Targets.Create(Dialect.TufSpecification, Now.AddDays(3));
+        bins.SetSuccinctDelegations([key.Key], 1, 10, "bin");
+        bins.SetTarget("a", 1, new Dictionary<string, string> { ["sha256"] = "00" });
+        AssertSameSummary(Metadata<Targets>.Create(bins).ToBytes());
+        AssertSameSummary(Metadata<Targets>.Create(Targets.Create(Dialect.TufSpecification, Now.AddDays(-3))).ToBytes());
+        AssertSameSummary(Metadata<Targets>.Create(Targets.Create(Dialect.Notary, Now.AddDays(3))).ToBytes());
+
+        // Delegated roles with keys that are missing, unusable, and the same public key twice.
+        var listed = Targets.Create(Dialect.TufSpecification, Now.AddDays(3));
+        listed.AddDelegation("r1", [key.Key], 2, ["a/*", "b"], terminating: true);
+        listed.AddDelegation("r2", [key.Key, NewKey(KeyAlgorithm.Ed25519).Key], 1, []);
+        var text = Encoding.UTF8.GetString(Metadata<Targets>.Create(listed).ToBytes()).Replace("\"paths\":[]", "\"path_hash_prefixes\":[\"00\",\"ff\"]", StringComparison.Ordinal);
+        AssertSameSummary(Encoding.UTF8.GetBytes(text));
+    }
+
+    [Theory]
+    [InlineData("python-tuf-testdata/repository_data/repository/metadata/targets.json")]
+    [InlineData("python-tuf-testdata/repository_data/repository/metadata/role1.json")]
+    [InlineData("sigstore-root-chain/targets.json")]
+    [InlineData("sigstore-root-chain/registry.npmjs.org.json")]
+    [InlineData("notary-fixtures/notary0.3/tuf/docker.com/notary0.3/tst/metadata/targets.json")]
+    [InlineData("notary-fixtures/notary0.3/tuf/docker.com/notary0.3/tst/metadata/targets/releases.json")]
+    public void The_summary_of_public_vectors_read_through_the_index_is_the_models(string file)
+    {
+        var dir = TestEnvironment.RequireVectors(Path.GetDirectoryName(file)!);
+        AssertSameSummary(File.ReadAllBytes(Path.Combine(dir, Path.GetFileName(file))));
+    }
+
     /// <summary>Every targets file among the public vectors, against the role that delegates to it.</summary>
     [Theory]
     [InlineData("python-tuf-testdata/repository_data/repository/metadata", "root.json", "targets.json", "role1.json", "role1")]
