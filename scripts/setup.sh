@@ -4,7 +4,8 @@
 # nothing and finishes in seconds. Uses only files inside this repository.
 #
 #   Debian packages  the real peers and parts the tests run against (SoftHSM2, OpenSC, notary,
-#                    securesystemslib, gRPC for python, pcscd and the virtual reader, Yubico tools)
+#                    securesystemslib, gRPC for python, pcscd and the virtual reader, Yubico tools);
+#                    clang and zlib to link the NativeAOT offline-signer, GNU time for the TUF benchmark
 #   tests/peers      `npm ci` (tuf-js, grpc-js), skipped while node_modules matches package-lock.json
 #   NuGet            `dotnet restore OfflineSigner.sln --locked-mode`
 set -euo pipefail
@@ -22,6 +23,7 @@ PACKAGES=(
   python3-grpcio python3-protobuf protobuf-compiler
   openssl systemd
   pcscd vsmartcard-vpcd yubico-piv-tool ykcs11 yubikey-manager
+  clang zlib1g-dev time
 )
 
 missing=()
