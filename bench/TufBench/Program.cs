@@ -284,7 +284,7 @@ internal static class Runner
         if (rows.Any(r => r.Cli.Count > 0))
         {
             sb.AppendLine();
-            sb.AppendLine("Whole-process peak (ru_maxrss of the child) of `offline-signer verify --root root.json --max-bytes SIZE targets.json FILE`, the product as an operator runs it; its baseline is the same command verifying only the 1 KB delegating role (targets.json), which loads and runs the same code.");
+            sb.AppendLine("Whole-process peak (GNU time %M, from wait4) of `offline-signer verify --root root.json --max-bytes SIZE targets.json FILE`, the product as an operator runs it; its baseline is the same command verifying only the 1 KB delegating role (targets.json), which loads and runs the same code.");
             sb.AppendLine();
             sb.AppendLine("| workload | file MB | build | peak MB | peak / file | baseline MB | above baseline MB | above baseline / file | CPU ms |");
             sb.AppendLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
