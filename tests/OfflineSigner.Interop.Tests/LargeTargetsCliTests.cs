@@ -116,6 +116,23 @@ public sealed class LargeTargetsCliTests : IDisposable
         Assert.Equal(expected, shown.StdOut);
         Assert.Equal(sha, Assert.Single(Securesystemslib.CanonicalSha256([largeFile], signedOnly: true)));
 
+        // show --previous: every change from the tampered copy (one hash) and from an older version, as the model says.
+        var older = Metadata<Targets>.Parse(largeBytes, MetadataParseOptions.Default.WithMaxBytes(largeBytes.Length));
+        older.Signed.SetVersion(1);
+        older.Signed.RemoveTarget(older.Signed.TargetFiles.Keys.First());
+        older.Signed.SetTarget("packages/old.whl", 1, new Dictionary<string, string> { ["sha256"] = "00" });
+        var olderFile = Write("older/large.json", older.ToBytes());
+        foreach (var previous in new[] { tamperedFile, olderFile })
+        {
+            var diff = OfflineSignerCli.Run(["show", "--max-bytes", limit, largeFile, "--previous", previous]);
+            Assert.True(diff.ExitCode == 0, diff.ToString());
+            var options = MetadataParseOptions.Default.WithMaxBytes(largeBytes.Length);
+            var expectedDiff = MetadataSummary.DescribeChanges(MetadataReader.Parse(File.ReadAllBytes(previous), options), MetadataReader.Parse(largeBytes, options))
+                + $"  SHA-256 of the new signed bytes: {sha}\n";
+            Assert.Equal(expectedDiff, diff.StdOut);
+            Assert.Contains("target ", diff.StdOut, StringComparison.Ordinal);
+        }
+
         foreach (var (_, key) in largeKeys)
         {
             var keyFile = Write($"{key.KeyId}.key.json", JsonText.Serialize(key.Json));

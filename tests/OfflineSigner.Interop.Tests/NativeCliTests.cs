@@ -19,6 +19,7 @@ public sealed class NativeCliTests(NativeCliFixture native) : IClassFixture<Nati
         new[] { "verify", "--root", "{vectors}/sigstore-root-chain/15.root.json", "--at", "2026-01-01T00:00:00Z", "--json", "{vectors}/sigstore-root-chain/targets.json", "{vectors}/sigstore-root-chain/registry.npmjs.org.json" },
         new[] { "show", "{python-tuf}/targets.json" },
         new[] { "show", "{python-tuf}/root.json", "--previous", "{python-tuf}/1.root.json" },
+        new[] { "show", "{python-tuf}/role1.json", "--previous", "{python-tuf}/targets.json", "--json" },
         new[] { "canonical-json", "{python-tuf}/snapshot.json" },
         new[] { "show", "{python-tuf}/no-such-file.json" },
         new[] { "verify", "--root", "{python-tuf}/targets.json", "{python-tuf}/role1.json" },

@@ -479,6 +479,74 @@ public sealed class IndexedTargetsTests : IDisposable
         AssertSameSummary(Encoding.UTF8.GetBytes(text));
     }
 
+    private static void AssertSameChanges(byte[] before, byte[] after)
+    {
+        var options = MetadataParseOptions.Default.WithMaxBytes(Math.Max(before.Length, after.Length));
+        var a = MetadataReader.Parse(before, options);
+        var b = MetadataReader.Parse(after, options);
+        var ia = IndexedTargets.Parse(before, options);
+        var ib = IndexedTargets.Parse(after, options);
+        Assert.Equal(MetadataSummary.Changes(a, b), MetadataSummary.Changes(ia, ib));
+        Assert.Equal(MetadataSummary.DescribeChanges(a, b), MetadataSummary.DescribeChanges(ia, ib));
+    }
+
+    [Fact]
+    public void The_changes_read_through_the_index_are_the_models()
+    {
+        var k1 = NewKey(KeyAlgorithm.EcdsaP256);
+        var k2 = NewKey(KeyAlgorithm.Ed25519);
+        var before = LargeSigned(2_000);
+        var after = (JsonObject)before.DeepClone();
+        var targets = (JsonObject)after["targets"];
+        var paths = targets.Keys.ToList();
+        for (var i = 0; i < 60; i++)
+        {
+            var path = paths[i * 31];
+            switch (i % 4)
+            {
+                case 0:
+                    targets.Remove(path);
+                    break;
+                case 1:
+                    ((JsonObject)targets[path]).Set("length", 12345 + i);
+                    break;
+                case 2:
+                    ((JsonObject)targets[path]).Set("custom", new JsonObject { { "changed", i } });
+                    break;
+                default:
+                    targets.Add($"new/é/{i}", new JsonObject { { "hashes", new JsonObject { { "sha256", "ab" } } }, { "length", i } });
+                    break;
+            }
+        }
+
+        after.Set("version", 4);
+        after.Set("expires", "2031-01-01T00:00:00Z");
+        after.Set("x-unknown", new JsonObject { { "kept", false } });
+        var roles = (JsonArray)((JsonObject)after["delegations"])["roles"];
+        roles.Add(DelegatedRole.CreateJson("added", [k1.Key.KeyId], 1, ["added/*"], true, Dialect.TufSpecification));
+        ((JsonObject)((JsonObject)after["delegations"])["keys"]).Add(k1.Key.KeyId, k1.Key.Json.DeepClone());
+        AssertSameChanges(Document(before).ToBytes(), Document(after).ToBytes());
+        AssertSameChanges(Document(after).ToBytes(), Document(before).ToBytes());
+        AssertSameChanges(Document(before).ToBytes(), Document(before).ToBytes());
+
+        // Delegated roles changed, reordered, removed; succinct bins replaced; delegations removed altogether.
+        var x = Targets.Create(Dialect.TufSpecification, Now.AddDays(9));
+        x.AddDelegation("r1", [k1.Key], 1, ["a/*"]);
+        x.AddDelegation("r2", [k2.Key], 1, ["b/*"]);
+        x.AddDelegation("r3", [k1.Key, k2.Key], 2, ["c/*"]);
+        var y = Targets.Create(Dialect.TufSpecification, Now.AddDays(10));
+        y.AddDelegation("r3", [k1.Key], 1, ["c/*", "d/*"], terminating: true);
+        y.AddDelegation("r1", [k1.Key, k2.Key], 1, ["a/*"]);
+        var z = Targets.Create(Dialect.TufSpecification, Now.AddDays(10));
+        z.SetSuccinctDelegations([k2.Key], 1, 8, "bins");
+        var none = Targets.Create(Dialect.TufSpecification, Now.AddDays(10));
+        var notary = Targets.Create(Dialect.Notary, Now.AddDays(10));
+        foreach (var (p, q) in new[] { (x, y), (y, x), (y, z), (z, y), (z, none), (none, x), (x, notary) })
+        {
+            AssertSameChanges(Metadata<Targets>.Create(p).ToBytes(), Metadata<Targets>.Create(q).ToBytes());
+        }
+    }
+
     [Theory]
     [InlineData("python-tuf-testdata/repository_data/repository/metadata/targets.json")]
     [InlineData("python-tuf-testdata/repository_data/repository/metadata/role1.json")]

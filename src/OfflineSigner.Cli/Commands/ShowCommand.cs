@@ -23,10 +23,18 @@ internal static class ShowCommand
     private static int Run(string file, string? previousPath, bool json, MetadataParseOptions options)
     {
         var now = DateTimeOffset.UtcNow;
-        if (previousPath is null && CommandSupport.ReadIndexedTargets(file, options) is { } indexed)
+        if (CommandSupport.ReadIndexedTargets(file, options) is { } indexed)
         {
             // A targets role, read through the index: described as each entry is read, never held as a tree.
-            return DescribeIndexed(indexed, now, json);
+            if (previousPath is null)
+            {
+                return DescribeIndexed(indexed, now, json);
+            }
+
+            if (CommandSupport.ReadIndexedTargets(previousPath, options) is { } previousIndexed)
+            {
+                return ChangesIndexed(previousIndexed, indexed, json);
+            }
         }
 
         var current = CommandSupport.ReadMetadata(file, options);
@@ -78,6 +86,31 @@ internal static class ShowCommand
             Console.WriteLine($"  SHA-256 of the new signed bytes: {sha}");
         }
 
+        return ExitCodes.Ok;
+    }
+
+    private static int ChangesIndexed(IndexedTargets previous, IndexedTargets current, bool json)
+    {
+        var sha = Convert.ToHexStringLower(current.SignedDigest(System.Security.Cryptography.HashAlgorithmName.SHA256));
+        if (json)
+        {
+            var changes = MetadataSummary.Changes(previous, current);
+            CommandSupport.WriteJson(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "targets");
+                w.WriteNumber("from_version", previous.Version);
+                w.WriteNumber("to_version", current.Version);
+                w.WriteString("signed_sha256", sha);
+                CommandSupport.WriteStrings(w, "changes", changes);
+                w.WriteEndObject();
+            });
+            return ExitCodes.Ok;
+        }
+
+        using var stdout = CommandSupport.OpenStdout();
+        stdout.Write(MetadataSummary.DescribeChanges(previous, current));
+        stdout.Write($"  SHA-256 of the new signed bytes: {sha}\n");
         return ExitCodes.Ok;
     }
 

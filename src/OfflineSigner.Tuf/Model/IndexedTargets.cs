@@ -295,6 +295,27 @@ public sealed class IndexedTargets
         }
     }
 
+    /// <summary>
+    /// The target entries in code point order of their paths whose path <paramref name="other"/> lists
+    /// (<paramref name="present"/>) or does not list, each built from the index as it is reached.
+    /// </summary>
+    internal IEnumerable<TargetFile> TargetsInCanonicalOrder(IndexedTargets other, bool present)
+    {
+        var index = targets.Owner;
+        if (targets.Count == 0)
+        {
+            yield break;
+        }
+
+        foreach (var k in index.SortedKeys(targets.Entry))
+        {
+            if (other.HasTarget(index.GetString(k)) == present)
+            {
+                yield return Target(index, k);
+            }
+        }
+    }
+
     /// <summary>The delegated roles in document order, each built from the index as it is reached; empty for succinct hash bins.</summary>
     internal IEnumerable<DelegatedRole> DelegatedRoles()
     {

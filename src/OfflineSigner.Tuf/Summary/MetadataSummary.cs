@@ -119,6 +119,79 @@ public static class MetadataSummary
             return changes;
         }
 
+        CommonChanges(a, b, changes);
+        switch (a, b)
+        {
+            case (Root ra, Root rb):
+                RootChanges(ra, rb, changes);
+                break;
+            case (Targets ta, Targets tb):
+                TargetsChanges(ta, tb, changes);
+                break;
+            case (Snapshot sa, Snapshot sb):
+                MetaChanges(sa.Meta, sb.Meta, changes);
+                break;
+            case (Timestamp xa, Timestamp xb):
+                MetaChanges(new Dictionary<string, MetaFile> { [xa.SnapshotName] = xa.SnapshotMeta }, new Dictionary<string, MetaFile> { [xb.SnapshotName] = xb.SnapshotMeta }, changes);
+                break;
+        }
+
+        UnrecognizedChanges(a, b, changes);
+        return changes;
+    }
+
+    /// <summary>
+    /// Every change from one version of a targets role to another, both read through an index: the same lines as
+    /// <see cref="Changes(Metadata{Signed}, Metadata{Signed})"/> for the same bytes. Target entries are compared
+    /// by their canonical bytes and built only to describe a change; the delegations are read into the model.
+    /// </summary>
+    public static IReadOnlyList<string> Changes(IndexedTargets previous, IndexedTargets current)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        var changes = new List<string>();
+        if (previous.Dialect != current.Dialect)
+        {
+            changes.Add($"different documents: Targets ({MetadataReader.Describe(previous.Dialect)}) -> Targets ({MetadataReader.Describe(current.Dialect)})");
+            return changes;
+        }
+
+        CommonChanges(previous.Header, current.Header, changes);
+        foreach (var t in current.TargetsInCanonicalOrder(previous, present: false))
+        {
+            changes.Add($"target added: {t.TargetPath}: {DescribeTarget(t)}");
+        }
+
+        foreach (var t in previous.TargetsInCanonicalOrder(current, present: false))
+        {
+            changes.Add($"target removed: {t.TargetPath}");
+        }
+
+        foreach (var t in current.TargetsInCanonicalOrder(previous, present: true))
+        {
+            var before = previous.TargetCanonicalBytes(t.TargetPath)!;
+            if (!before.AsSpan().SequenceEqual(current.TargetCanonicalBytes(t.TargetPath)))
+            {
+                previous.TryGetTarget(t.TargetPath, out var old);
+                changes.Add($"target changed: {t.TargetPath}: {DescribeTarget(old!)} -> {DescribeTarget(t)}");
+            }
+        }
+
+        DelegationChanges(previous.Delegations, current.Delegations, changes);
+        UnrecognizedChanges(previous.Header, current.Header, changes);
+        return changes;
+    }
+
+    /// <summary>The changes of two targets roles read through an index, as text (as <see cref="DescribeChanges(Metadata{Signed}, Metadata{Signed})"/>).</summary>
+    public static string DescribeChanges(IndexedTargets previous, IndexedTargets current)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        return ChangesText("targets", current.Dialect, previous.Version, current.Version, Changes(previous, current));
+    }
+
+    private static void CommonChanges(Signed a, Signed b, List<string> changes)
+    {
         if (a.Version != b.Version)
         {
             var delta = b.Version - a.Version;
@@ -139,23 +212,10 @@ public static class MetadataSummary
         {
             changes.Add($"spec_version {a.SpecVersion} -> {b.SpecVersion}");
         }
+    }
 
-        switch (a, b)
-        {
-            case (Root ra, Root rb):
-                RootChanges(ra, rb, changes);
-                break;
-            case (Targets ta, Targets tb):
-                TargetsChanges(ta, tb, changes);
-                break;
-            case (Snapshot sa, Snapshot sb):
-                MetaChanges(sa.Meta, sb.Meta, changes);
-                break;
-            case (Timestamp xa, Timestamp xb):
-                MetaChanges(new Dictionary<string, MetaFile> { [xa.SnapshotName] = xa.SnapshotMeta }, new Dictionary<string, MetaFile> { [xb.SnapshotName] = xb.SnapshotMeta }, changes);
-                break;
-        }
-
+    private static void UnrecognizedChanges(Signed a, Signed b, List<string> changes)
+    {
         // Anything else in the signed object (unknown fields): reported generically so nothing is skipped.
         foreach (var field in a.UnrecognizedFields.Union(b.UnrecognizedFields).Order(StringComparer.Ordinal))
         {
@@ -163,17 +223,21 @@ public static class MetadataSummary
             b.Json.TryGetValue(field, out var vb);
             changes.AddRange(JsonDiff.Diff(va, vb, field).Select(c => "other field " + c));
         }
-
-        return changes;
     }
 
     /// <summary>The changes as text.</summary>
     public static string DescribeChanges(Metadata<Signed> previous, Metadata<Signed> current)
     {
-        var role = current.Signed.Type.ToString().ToLowerInvariant();
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        return ChangesText(current.Signed.Type.ToString().ToLowerInvariant(), current.Dialect, previous.Signed.Version, current.Signed.Version, Changes(previous, current));
+    }
+
+    private static string ChangesText(string role, Dialect dialect, long from, long to, IReadOnlyList<string> changes)
+    {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"changes to {role} ({MetadataReader.Describe(current.Dialect)}) from version {previous.Signed.Version} to {current.Signed.Version}:\n");
-        foreach (var c in Changes(previous, current))
+        sb.Append(CultureInfo.InvariantCulture, $"changes to {role} ({MetadataReader.Describe(dialect)}) from version {from} to {to}:\n");
+        foreach (var c in changes)
         {
             sb.Append("  ").Append(c).Append('\n');
         }
@@ -375,8 +439,11 @@ public static class MetadataSummary
             }
         }
 
-        var da = a.Delegations;
-        var db = b.Delegations;
+        DelegationChanges(a.Delegations, b.Delegations, changes);
+    }
+
+    private static void DelegationChanges(Delegations? da, Delegations? db, List<string> changes)
+    {
         if (da is null && db is null)
         {
             return;
