@@ -6,7 +6,8 @@
 #   Debian packages  the real peers and parts the tests run against (SoftHSM2, OpenSC, notary,
 #                    securesystemslib, gRPC for python, pcscd and the virtual reader, Yubico tools,
 #                    headless Chromium for the printed ceremony report,
-#                    mmdebstrap for the clean Debian 12 root the release's install tests use, lintian)
+#                    mmdebstrap for the clean Debian 12 root the release's install tests use, lintian,
+#                    clang and zlib to link the NativeAOT offline-signer, GNU time for the TUF benchmark)
 #   tests/peers      `npm ci` (tuf-js, grpc-js), skipped while node_modules matches package-lock.json
 #   NuGet            `dotnet restore OfflineSigner.sln --locked-mode`
 set -euo pipefail
@@ -26,6 +27,7 @@ PACKAGES=(
   pcscd vsmartcard-vpcd yubico-piv-tool ykcs11 yubikey-manager
   chromium
   mmdebstrap xz-utils lintian
+  clang zlib1g-dev time
 )
 
 missing=()

@@ -13,6 +13,9 @@ internal static class Ours
 {
     private static readonly TimeSpan WarmupTime = TimeSpan.FromSeconds(1);
 
+    // Runs of the small role before a memory baseline: well past the 30 calls after which a method is recompiled.
+    private const int WarmRuns = 100;
+
     /// <summary>
     /// Times three operations: canonicalize alone (the signed part of a tree parsed beforehand), parse +
     /// canonicalize (strict parse of the whole document, canonical bytes of signed), and verify (parse into the
@@ -34,32 +37,117 @@ internal static class Ours
             _ = CanonicalJson.Serialize(tree["signed"]);
         }));
         result.Add("verify", Measure(iterations, warmup, () => Verify(bytes, options, role, delegator)));
+        var signedIndex = JsonIndex.Parse(bytes, options.Json).Root.TryGetProperty("signed", out var s) ? s : throw new InvalidOperationException("no signed");
+        result.Add("canonicalize-indexed", Measure(iterations, warmup, () => _ = signedIndex.CanonicalBytes()));
+        result.Add("parse+canonicalize-indexed", Measure(iterations, warmup, () =>
+        {
+            var index = JsonIndex.Parse(bytes, options.Json);
+            _ = index.Root.TryGetProperty("signed", out var signed) ? signed.CanonicalBytes() : throw new InvalidOperationException("no signed");
+        }));
+        result.Add("verify-indexed", Measure(iterations, warmup, () => VerifyIndexed(bytes, options, role, delegator)));
         result.Extra["canonical_bytes"] = canonicalLength;
         Console.WriteLine(result.ToJson());
     }
 
     /// <summary>
     /// Peak memory of one verification in a fresh process: the high-water mark of the resident set (VmHWM) after
-    /// reading the file and verifying it once, next to the same mark taken before the file was read (the runtime's
-    /// own footprint, JIT included, since the code ran once on a tiny document first).
+    /// reading the file and verifying it once, next to the same mark taken just before the file was read (the
+    /// runtime's own footprint, compiled code and crypto library included, since the same verification ran on the
+    /// small delegating role first). <paramref name="path"/> is "model" (Metadata&lt;Targets&gt;.Parse, a tree of the
+    /// whole file) or "indexed" (IndexedTargets.Parse).
     /// </summary>
-    public static void Memory(string file, string role, string delegatorFile)
+    public static void Memory(string file, string role, string delegatorFile, string path)
     {
-        var delegator = Metadata<Targets>.Parse(File.ReadAllBytes(delegatorFile));
-        Verify(File.ReadAllBytes(delegatorFile), MetadataParseOptions.Default, "targets", null);
+        var indexed = path switch
+        {
+            "model" => false,
+            "indexed" => true,
+            _ => throw new ArgumentException("memory path is model or indexed", nameof(path)),
+        };
+        var delegatorBytes = File.ReadAllBytes(delegatorFile);
+        var delegator = Metadata<Targets>.Parse(delegatorBytes);
+        void Run(byte[] bytes)
+        {
+            var options = MetadataParseOptions.Default.WithMaxBytes(bytes.Length);
+            if (indexed)
+            {
+                VerifyIndexed(bytes, options, role, delegator);
+            }
+            else
+            {
+                Verify(bytes, options, role, delegator);
+            }
+        }
+
+        // The whole verification on the small delegating role, which the same key signed, until the JIT has compiled
+        // every method it needs at its final tier (tiered compilation promotes a method after 30 calls, in the
+        // background, after a pause of 100 ms) and the crypto library is loaded: what rises above the baseline is the
+        // document's memory, not the compiler's. The cold process, JIT included, is measured through offline-signer.
+        for (var i = 0; i < WarmRuns; i++)
+        {
+            Run(delegatorBytes);
+        }
+
+        Thread.Sleep(TimeSpan.FromSeconds(1));
+        Run(delegatorBytes);
         var baseline = PeakResidentBytes();
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
 
         var bytes = File.ReadAllBytes(file);
-        Verify(bytes, MetadataParseOptions.Default.WithMaxBytes(bytes.Length), role, delegator);
+        Run(bytes);
 
-        var result = new Result("ours", Path.GetFileNameWithoutExtension(file), bytes.Length);
+        var result = new Result("ours-" + path, Path.GetFileNameWithoutExtension(file), bytes.Length);
         result.Extra["peak_rss_bytes"] = PeakResidentBytes();
         result.Extra["baseline_rss_bytes"] = baseline;
         result.Extra["allocated_bytes"] = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         result.Extra["gc_count"] = GC.CollectionCount(0);
         Console.WriteLine(result.ToJson());
     }
+
+    /// <summary>
+    /// The whole-process peak of one run of a command (offline-signer verify, as an operator runs it), as GNU time
+    /// reports it from wait4: the command's resident high-water mark and CPU time. time forks itself, a small
+    /// program, before it starts the command; started straight from this process, the command's ru_maxrss would
+    /// include this process's own peak, which the kernel carries over to a vfork-ed child when it execs. The command
+    /// must succeed.
+    /// </summary>
+    public static void CommandMemory(string impl, string workload, long fileBytes, string[] command)
+    {
+        var report = Path.GetTempFileName();
+        try
+        {
+            var psi = new ProcessStartInfo("/usr/bin/time") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in (string[])["-o", report, "-f", "%M %U %S", .. command])
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            using (var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start /usr/bin/time"))
+            {
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                p.WaitForExit();
+                if (p.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"{string.Join(' ', command)} exited {p.ExitCode}: {stdout.Result}{stderr.Result}");
+                }
+            }
+
+            var fields = File.ReadAllText(report).Trim().Split('\n')[^1].Split(' ');
+            var result = new Result(impl, workload, fileBytes);
+            result.Extra["peak_rss_bytes"] = long.Parse(fields[0], CultureInfo.InvariantCulture) * 1024;
+            result.Extra["cpu_us"] = (long)((double.Parse(fields[1], CultureInfo.InvariantCulture) + double.Parse(fields[2], CultureInfo.InvariantCulture)) * 1e6);
+            Console.WriteLine(result.ToJson());
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+    }
+
+    /// <summary>Verify through the index: no tree of the file, signed hashed as it is written.</summary>
+    private static void VerifyIndexed(byte[] bytes, MetadataParseOptions options, string role, Metadata<Targets> delegator) =>
+        Verifier.ThrowIfNotVerified(Verifier.VerifyDelegated(role, delegator.Signed, IndexedTargets.Parse(bytes, options)));
 
     private static void Verify(byte[] bytes, MetadataParseOptions options, string role, Metadata<Targets>? delegator)
     {

@@ -18,6 +18,8 @@ internal sealed record Workload(string Name, string File, string Role, string De
 internal static class Workloads
 {
     public const string DelegatorFile = "targets.json";
+
+    public const string RootFile = "root.json";
     public const int BinCount = 16_384;
     public const int FlatTargetCount = 200_000;
 
@@ -55,6 +57,15 @@ internal static class Workloads
         delegator.Signed.AddDelegation("bins", [key], 1, ["*"]);
         delegator.Signed.AddDelegation("flat", [key], 1, ["*"]);
         Write(delegator.Signed.Json, signer, key, Path.Combine(dir, DelegatorFile));
+
+        // A root that trusts the same key for every top-level role, for offline-signer verify --root.
+        var root = Root.Create(Dialect.TufSpecification, Expires);
+        foreach (var role in Root.TopLevelRoles)
+        {
+            root.AddKey(role, key);
+        }
+
+        Write(root.Json, signer, key, Path.Combine(dir, RootFile));
 
         var all = All(dir);
         Write(Bins(key), signer, key, all[0].File);

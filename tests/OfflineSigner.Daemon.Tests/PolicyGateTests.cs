@@ -238,6 +238,63 @@ public sealed class PolicyGateTests : IDisposable
     }
 
     [Fact]
+    public void A_large_delegator_is_read_through_the_index_and_refused_as_before()
+    {
+        // A bins-like delegator: thousands of roles, the one asked for among them; a second key lists all the others.
+        var binKey = _daemon.Generate("bin-n", 0x22);
+        var otherKey = _daemon.Generate("other", 0x23);
+        var delegator = Targets.Create(Spec, DateTimeOffset.UtcNow.AddDays(90));
+        for (var i = 0; i < 3000; i++)
+        {
+            var name = i.ToString("x4", System.Globalization.CultureInfo.InvariantCulture);
+            delegator.AddDelegation(name, [Key(name == "0bb8" ? binKey : otherKey)], 1, [name + "/*"]);
+        }
+
+        delegator.AddDelegation("0bb8", [Key(binKey)], 1, ["0bb8/*"]);
+        var bin = Targets.Create(Spec, DateTimeOffset.UtcNow.AddDays(30));
+        bin.SetTarget("0bb8/file.tgz", 3, new Dictionary<string, string> { ["sha256"] = "abcd" });
+        var delegatorBytes = Metadata<Targets>.Create(delegator).ToBytes();
+        var request = new SigningRequest
+        {
+            Metadata = Bytes(Metadata<Targets>.Create(bin).ToBytes()),
+            Role = "0bb8",
+            Delegator = Bytes(delegatorBytes),
+            KeyUri = binKey.Uri,
+        };
+
+        var preview = _daemon.Preview(request);
+        var signed = _daemon.Sign(request, preview.SignedSha256.Span);
+        var md = Metadata<Targets>.Parse(request.Metadata.Span);
+        md.AddSignature(Signature.Create(signed.KeyId, signed.Signature.ToByteArray(), null, Spec));
+        Assert.True(Verifier.VerifyDelegated("0bb8", delegator, Metadata<Targets>.Parse(md.ToBytes())).Verified);
+
+        // A key the delegator lists, but for other roles; a role it does not list.
+        request.KeyUri = otherKey.Uri;
+        AssertRefused("key-not-in-role", () => _daemon.Preview(request));
+        request.KeyUri = binKey.Uri;
+        request.Role = "ffff";
+        AssertRefused("delegator", () => _daemon.Preview(request));
+        request.Role = "0bb8";
+
+        // A delegator the strict parser refuses, one of another dialect, one of another type, one without delegations.
+        var text = Encoding.UTF8.GetString(delegatorBytes);
+        var refusals = new (byte[] Bytes, string Message)[]
+        {
+            (Encoding.UTF8.GetBytes(text.Replace("\"threshold\":1}", "\"threshold\":1.5}", StringComparison.Ordinal)), "floating point numbers are not allowed"),
+            (Encoding.UTF8.GetBytes(text.Replace("\"name\":\"0001\"", "\"name\":\"0000\"", StringComparison.Ordinal)), "listed twice"),
+            (Metadata<Targets>.Create(Targets.Create(TufDialect.Notary, DateTimeOffset.UtcNow.AddDays(9))).ToBytes(), "same dialect with delegations"),
+            (Metadata<Root>.Create(_root).ToBytes(), "same dialect with delegations"),
+            (Metadata<Targets>.Create(Targets.Create(Spec, DateTimeOffset.UtcNow.AddDays(9))).ToBytes(), "same dialect with delegations"),
+        };
+        foreach (var (bytes, message) in refusals)
+        {
+            request.Delegator = Bytes(bytes);
+            var e = AssertRefused("delegator", () => _daemon.Preview(request));
+            Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Sign_refuses_when_the_document_differs_from_the_previewed_one()
     {
         var request = TargetsRequest(TargetsDocument(1));

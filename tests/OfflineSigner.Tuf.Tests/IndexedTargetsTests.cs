@@ -289,6 +289,277 @@ public sealed class IndexedTargetsTests : IDisposable
         AssertSameRefusal(JsonText.Serialize(doc));
     }
 
+    /// <summary>Both paths accept, or both refuse with the same message; when they accept, the same canonical bytes.</summary>
+    private static void AssertSameOutcome(string json, Dialect? dialect = null)
+    {
+        var file = Encoding.UTF8.GetBytes(json);
+        Metadata<Targets>? model = null;
+        MetadataException? byModel = null;
+        try
+        {
+            model = Metadata<Targets>.Parse(file, null, dialect);
+        }
+        catch (MetadataException e)
+        {
+            byModel = e;
+        }
+
+        if (byModel is not null)
+        {
+            var byIndex = Assert.ThrowsAny<MetadataException>(() => IndexedTargets.Parse(file, null, dialect));
+            Assert.Equal(byModel.Message, byIndex.Message);
+            return;
+        }
+
+        var indexed = IndexedTargets.Parse(file, null, dialect);
+        Assert.Equal(model!.SignedBytes(), indexed.SignedBytes());
+    }
+
+    private static string WithEntry(string entry) =>
+        "{\"signatures\":[],\"signed\":{\"_type\":\"targets\",\"expires\":\"2030-01-01T00:00:00Z\",\"spec_version\":\"1.0.31\",\"targets\":{\"a\":{\"hashes\":{\"sha256\":\"00\"},\"length\":1},\"b\":" + entry + "},\"version\":1}}";
+
+    private static string WithRoles(string roles, string type = "targets") =>
+        "{\"signatures\":[],\"signed\":{\"_type\":\"" + type + "\",\"delegations\":{\"keys\":{},\"roles\":[" + roles + "]},\"expires\":\"2030-01-01T00:00:00Z\"," + (type == "targets" ? "\"spec_version\":\"1.0.31\"," : string.Empty) + "\"targets\":{},\"version\":1}}";
+
+    /// <summary>
+    /// Entries and roles at the edges of what the index accepts by itself (the quick checks) and what it leaves to the
+    /// model: both paths must agree on each, accepted or refused.
+    /// </summary>
+    [Fact]
+    public void The_edge_documents_are_valid_apart_from_the_edge()
+    {
+        // Otherwise the cases below could agree only on an unrelated refusal.
+        var entry = IndexedTargets.Parse(Encoding.UTF8.GetBytes(WithEntry("{\"hashes\":{\"sha256\":\"00\"},\"length\":9223372036854775807}")));
+        Assert.True(entry.TryGetTarget("b", out var b));
+        Assert.Equal(long.MaxValue, b.Length);
+        var roles = "{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"\\u0062\",\"path_hash_prefixes\":[\"0\"],\"terminating\":true,\"threshold\":2}";
+        var indexed = IndexedTargets.Parse(Encoding.UTF8.GetBytes(WithRoles(roles)));
+        Assert.True(indexed.TryFindDelegation("b", out var role, out var keys));
+        Assert.Equal(2, role.Threshold);
+        Assert.Empty(keys);
+        Assert.False(indexed.TryFindDelegation("c", out _, out _));
+        Assert.Equal(["a", "b"], Metadata<Targets>.Parse(Encoding.UTF8.GetBytes(WithRoles(roles, "Targets"))).Signed.Delegations!.RoleNames());
+    }
+
+    [Theory]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":999999999999999999}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":9223372036854775807}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":9223372036854775808}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":-0}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":0}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":-5}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":true}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\",\"sha512\":null},\"length\":1}")]
+    [InlineData("{\"hashes\":{\"sh\\u0061256\":\"0\\u0030\"},\"length\":1}")]
+    [InlineData("{\"hashes\":[],\"length\":1}")]
+    [InlineData("{\"hashes\":{},\"length\":1}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":1,\"custom\":null}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"},\"length\":1,\"custom\":{\"x\":[1,2]},\"unknown\":[]}")]
+    [InlineData("{\"hashes\":{\"sha256\":\"00\"}}")]
+    [InlineData("[]")]
+    [InlineData("\"entry\"")]
+    public void Target_entries_at_the_edges_are_judged_alike(string entry) => AssertSameOutcome(WithEntry(entry));
+
+    [Theory]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":true,\"threshold\":2}")]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"a\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"\\u0061\",\"paths\":[],\"terminating\":true,\"threshold\":2}")]
+    [InlineData("{\"keyids\":[\"k1\"],\"name\":\"\\u0062\",\"paths\":[\"*\"],\"terminating\":false,\"threshold\":1},{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":true,\"threshold\":2}")]
+    [InlineData("{\"keyids\":[\"k1\",\"k1\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"k1\",\"\\u006b1\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"1\"],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":999999999}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":2147483647}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":2147483648}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":0}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":-0}")]
+    [InlineData("{\"keyids\":[],\"name\":\"\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"targets\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"t\\u0061rgets\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"terminating\":null,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":[],\"path_hash_prefixes\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"path_hash_prefixes\":[\"00\",1],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":\"a\",\"paths\":{},\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[1],\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":{},\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"name\":\"a\",\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("{\"keyids\":[],\"name\":7,\"paths\":[],\"terminating\":false,\"threshold\":1}")]
+    [InlineData("[]")]
+    public void Delegated_roles_at_the_edges_are_judged_alike(string roles)
+    {
+        AssertSameOutcome(WithRoles(roles));
+        AssertSameOutcome(WithRoles(roles, "Targets"));
+    }
+
+    /// <summary>
+    /// RepositoryVerifier reads targets roles through the index: its verdict on each file must be the one the model
+    /// gives for the same bytes, on a repository with a large delegated role, intact, tampered and under-signed.
+    /// </summary>
+    [Fact]
+    public void Repository_verification_through_the_index_gives_the_models_verdicts()
+    {
+        var rootKey = NewKey(KeyAlgorithm.EcdsaP256);
+        var targetsKey = NewKey(KeyAlgorithm.Ed25519);
+        var binKeys = new[] { NewKey(KeyAlgorithm.EcdsaP256), NewKey(KeyAlgorithm.Rsa2048) };
+        var root = Metadata<Root>.Create(Root.Create(Dialect.TufSpecification, Now.AddDays(365)));
+        foreach (var r in Root.TopLevelRoles)
+        {
+            root.Signed.AddKey(r, r == "targets" ? targetsKey.Key : rootKey.Key);
+        }
+
+        root.SignWith(rootKey.Signer, rootKey.Key);
+        var top = Metadata<Targets>.Create(Targets.Create(Dialect.TufSpecification, Now.AddDays(30)));
+        top.Signed.AddDelegation("large", [.. binKeys.Select(k => k.Key)], 2, ["*"]);
+        top.Signed.AddDelegation("other", [binKeys[0].Key], 1, ["other/*"]);
+        top.SignWith(targetsKey.Signer, targetsKey.Key);
+        var large = Document(LargeSigned(5_000));
+        foreach (var (signer, key) in binKeys)
+        {
+            large.SignWith(signer, key);
+        }
+
+        var largeBytes = large.ToBytes();
+        var tampered = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(largeBytes).Replace("\"version\":3", "\"version\":4", StringComparison.Ordinal));
+        var underSigned = Document(LargeSigned(500));
+        underSigned.SignWith(binKeys[1].Signer, binKeys[1].Key);
+
+        foreach (var delegated in new[] { largeBytes, tampered, underSigned.ToBytes() })
+        {
+            var results = RepositoryVerifier.Verify(root, [("targets.json", top.ToBytes()), ("large.json", delegated)], Now);
+            var byIndex = results.Single(r => r.Role == "large");
+            var model = Metadata<Targets>.Parse(delegated, MetadataParseOptions.Default.WithMaxBytes(delegated.Length));
+            var byModel = Verifier.VerifyDelegated("large", top.Signed, model);
+            AssertSameVerdict(byModel, byIndex.Result!);
+            Assert.Equal(byModel.Verified, byIndex.Verified);
+            Assert.Equal(model.Signed.Version, byIndex.Version);
+            var topResult = results.Single(r => r.Role == "targets");
+            AssertSameVerdict(Verifier.VerifyTopLevel(root.Signed, top), topResult.Result!);
+            Assert.True(topResult.Verified);
+        }
+
+        // A role nobody given delegates to, and an unparseable file, are reported as before.
+        var lonely = RepositoryVerifier.Verify(root, [("nobody.json", largeBytes), ("broken.json", "{\"signed\":1}"u8.ToArray())], Now);
+        Assert.Contains("no verified targets role given delegates to \"nobody\"", Assert.Single(lonely, r => r.Role == "nobody").Errors);
+        Assert.Equal("$.signed: expected an object, found integer", Assert.Single(Assert.Single(lonely, r => r.Role == "?").Errors));
+    }
+
+    private static void AssertSameSummary(byte[] file)
+    {
+        var options = MetadataParseOptions.Default.WithMaxBytes(file.Length);
+        var model = MetadataReader.Parse(file, options);
+        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        MetadataSummary.Describe(IndexedTargets.Parse(file, options), Now, text);
+        Assert.Equal(MetadataSummary.Describe(model, Now), text.ToString());
+    }
+
+    [Fact]
+    public void The_summary_read_through_the_index_is_the_models()
+    {
+        var key = NewKey(KeyAlgorithm.EcdsaP256);
+        var md = Document(LargeSigned(3_000));
+        md.SignWith(key.Signer, key.Key);
+        AssertSameSummary(md.ToBytes());
+
+        // Succinct hash bins with keys, and no delegations at all.
+        var bins = Targets.Create(Dialect.TufSpecification, Now.AddDays(3));
+        bins.SetSuccinctDelegations([key.Key], 1, 10, "bin");
+        bins.SetTarget("a", 1, new Dictionary<string, string> { ["sha256"] = "00" });
+        AssertSameSummary(Metadata<Targets>.Create(bins).ToBytes());
+        AssertSameSummary(Metadata<Targets>.Create(Targets.Create(Dialect.TufSpecification, Now.AddDays(-3))).ToBytes());
+        AssertSameSummary(Metadata<Targets>.Create(Targets.Create(Dialect.Notary, Now.AddDays(3))).ToBytes());
+
+        // Delegated roles with keys that are missing, unusable, and the same public key twice.
+        var listed = Targets.Create(Dialect.TufSpecification, Now.AddDays(3));
+        listed.AddDelegation("r1", [key.Key], 2, ["a/*", "b"], terminating: true);
+        listed.AddDelegation("r2", [key.Key, NewKey(KeyAlgorithm.Ed25519).Key], 1, []);
+        var text = Encoding.UTF8.GetString(Metadata<Targets>.Create(listed).ToBytes()).Replace("\"paths\":[]", "\"path_hash_prefixes\":[\"00\",\"ff\"]", StringComparison.Ordinal);
+        AssertSameSummary(Encoding.UTF8.GetBytes(text));
+    }
+
+    private static void AssertSameChanges(byte[] before, byte[] after)
+    {
+        var options = MetadataParseOptions.Default.WithMaxBytes(Math.Max(before.Length, after.Length));
+        var a = MetadataReader.Parse(before, options);
+        var b = MetadataReader.Parse(after, options);
+        var ia = IndexedTargets.Parse(before, options);
+        var ib = IndexedTargets.Parse(after, options);
+        Assert.Equal(MetadataSummary.Changes(a, b), MetadataSummary.Changes(ia, ib));
+        Assert.Equal(MetadataSummary.DescribeChanges(a, b), MetadataSummary.DescribeChanges(ia, ib));
+    }
+
+    [Fact]
+    public void The_changes_read_through_the_index_are_the_models()
+    {
+        var k1 = NewKey(KeyAlgorithm.EcdsaP256);
+        var k2 = NewKey(KeyAlgorithm.Ed25519);
+        var before = LargeSigned(2_000);
+        var after = (JsonObject)before.DeepClone();
+        var targets = (JsonObject)after["targets"];
+        var paths = targets.Keys.ToList();
+        for (var i = 0; i < 60; i++)
+        {
+            var path = paths[i * 31];
+            switch (i % 4)
+            {
+                case 0:
+                    targets.Remove(path);
+                    break;
+                case 1:
+                    ((JsonObject)targets[path]).Set("length", 12345 + i);
+                    break;
+                case 2:
+                    ((JsonObject)targets[path]).Set("custom", new JsonObject { { "changed", i } });
+                    break;
+                default:
+                    targets.Add($"new/é/{i}", new JsonObject { { "hashes", new JsonObject { { "sha256", "ab" } } }, { "length", i } });
+                    break;
+            }
+        }
+
+        after.Set("version", 4);
+        after.Set("expires", "2031-01-01T00:00:00Z");
+        after.Set("x-unknown", new JsonObject { { "kept", false } });
+        var roles = (JsonArray)((JsonObject)after["delegations"])["roles"];
+        roles.Add(DelegatedRole.CreateJson("added", [k1.Key.KeyId], 1, ["added/*"], true, Dialect.TufSpecification));
+        ((JsonObject)((JsonObject)after["delegations"])["keys"]).Add(k1.Key.KeyId, k1.Key.Json.DeepClone());
+        AssertSameChanges(Document(before).ToBytes(), Document(after).ToBytes());
+        AssertSameChanges(Document(after).ToBytes(), Document(before).ToBytes());
+        AssertSameChanges(Document(before).ToBytes(), Document(before).ToBytes());
+
+        // Delegated roles changed, reordered, removed; succinct bins replaced; delegations removed altogether.
+        var x = Targets.Create(Dialect.TufSpecification, Now.AddDays(9));
+        x.AddDelegation("r1", [k1.Key], 1, ["a/*"]);
+        x.AddDelegation("r2", [k2.Key], 1, ["b/*"]);
+        x.AddDelegation("r3", [k1.Key, k2.Key], 2, ["c/*"]);
+        var y = Targets.Create(Dialect.TufSpecification, Now.AddDays(10));
+        y.AddDelegation("r3", [k1.Key], 1, ["c/*", "d/*"], terminating: true);
+        y.AddDelegation("r1", [k1.Key, k2.Key], 1, ["a/*"]);
+        var z = Targets.Create(Dialect.TufSpecification, Now.AddDays(10));
+        z.SetSuccinctDelegations([k2.Key], 1, 8, "bins");
+        var none = Targets.Create(Dialect.TufSpecification, Now.AddDays(10));
+        var notary = Targets.Create(Dialect.Notary, Now.AddDays(10));
+        foreach (var (p, q) in new[] { (x, y), (y, x), (y, z), (z, y), (z, none), (none, x), (x, notary) })
+        {
+            AssertSameChanges(Metadata<Targets>.Create(p).ToBytes(), Metadata<Targets>.Create(q).ToBytes());
+        }
+    }
+
+    [Theory]
+    [InlineData("python-tuf-testdata/repository_data/repository/metadata/targets.json")]
+    [InlineData("python-tuf-testdata/repository_data/repository/metadata/role1.json")]
+    [InlineData("sigstore-root-chain/targets.json")]
+    [InlineData("sigstore-root-chain/registry.npmjs.org.json")]
+    [InlineData("notary-fixtures/notary0.3/tuf/docker.com/notary0.3/tst/metadata/targets.json")]
+    [InlineData("notary-fixtures/notary0.3/tuf/docker.com/notary0.3/tst/metadata/targets/releases.json")]
+    public void The_summary_of_public_vectors_read_through_the_index_is_the_models(string file)
+    {
+        var dir = TestEnvironment.RequireVectors(Path.GetDirectoryName(file)!);
+        AssertSameSummary(File.ReadAllBytes(Path.Combine(dir, Path.GetFileName(file))));
+    }
+
     /// <summary>Every targets file among the public vectors, against the role that delegates to it.</summary>
     [Theory]
     [InlineData("python-tuf-testdata/repository_data/repository/metadata", "root.json", "targets.json", "role1.json", "role1")]

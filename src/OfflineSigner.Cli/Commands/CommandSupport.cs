@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OfflineSigner.Tuf;
@@ -7,6 +8,8 @@ namespace OfflineSigner.Cli.Commands;
 /// <summary>What every command shares: reading inputs, turning failures into messages and exit codes.</summary>
 internal static class CommandSupport
 {
+    private const long DefaultFileLimit = 64L * 1024 * 1024;
+
     /// <summary>Runs a command body; expected failures become one clear line on stderr and exit code 2, never a stack trace.</summary>
     public static int Guard(Func<int> body)
     {
@@ -34,7 +37,7 @@ internal static class CommandSupport
     /// <summary>Reads and parses a metadata file; errors name the file.</summary>
     public static Metadata<Signed> ReadMetadata(string path, MetadataParseOptions? options = null)
     {
-        var bytes = ReadFile(path);
+        var bytes = ReadFile(path, FileLimit(options ?? MetadataParseOptions.Default));
         try
         {
             return MetadataReader.Parse(bytes, options);
@@ -45,8 +48,51 @@ internal static class CommandSupport
         }
     }
 
+    /// <summary>
+    /// <c>--max-bytes</c>: the largest metadata file accepted, raising python-tuf's caps (root 512,000, timestamp
+    /// 16,384, snapshot 2,000,000, targets 5,000,000 bytes), which are the defaults.
+    /// </summary>
+    public static Option<long?> MaxBytesOption() => new("--max-bytes")
+    {
+        Description = "Accept metadata files up to this many bytes, any role (default: python-tuf's limits, targets 5,000,000 bytes)",
+    };
+
+    /// <summary>The parse options for a <c>--max-bytes</c> value (null: the defaults).</summary>
+    public static MetadataParseOptions ParseOptions(long? maxBytes) =>
+        maxBytes switch
+        {
+            null => MetadataParseOptions.Default,
+            < 1 => throw new OfflineSignerException($"--max-bytes: {maxBytes} is not a positive number of bytes"),
+            long n => MetadataParseOptions.Default.WithMaxBytes(n),
+        };
+
+    /// <summary>The largest file worth reading under <paramref name="options"/>.</summary>
+    public static long FileLimit(MetadataParseOptions options) =>
+        Math.Max(DefaultFileLimit, Math.Max(Math.Max(options.MaxRootBytes, options.MaxTargetsBytes), Math.Max(options.MaxSnapshotBytes, options.MaxTimestampBytes)));
+
+    /// <summary>
+    /// Reads a file through <see cref="IndexedTargets.ParseIfTargets"/>: the targets role read through the index, or
+    /// null when the file holds another type of metadata. Errors name the file.
+    /// </summary>
+    public static IndexedTargets? ReadIndexedTargets(string path, MetadataParseOptions options)
+    {
+        var bytes = ReadFile(path, FileLimit(options));
+        try
+        {
+            return IndexedTargets.ParseIfTargets(bytes, options);
+        }
+        catch (MetadataException e)
+        {
+            throw new MetadataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Standard output as a buffered UTF-8 writer (long descriptions are written line by line).</summary>
+    public static StreamWriter OpenStdout() =>
+        new(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
+
     /// <summary>Reads a file, refusing absurd sizes before reading.</summary>
-    public static byte[] ReadFile(string path, long maxBytes = 64L * 1024 * 1024)
+    public static byte[] ReadFile(string path, long maxBytes = DefaultFileLimit)
     {
         var info = new FileInfo(path);
         if (!info.Exists)

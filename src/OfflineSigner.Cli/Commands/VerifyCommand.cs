@@ -13,25 +13,26 @@ internal static class VerifyCommand
         var at = new Option<string?>("--at") { Description = "Check expiry as of this RFC 3339 time (default: now)" };
         var json = new Option<bool>("--json") { Description = "Write the result as JSON" };
         var gun = new Option<string?>("--gun") { Description = "Notary dialect: the repository's GUN, which root certificates must name (CN)" };
-        var cmd = new Command("verify", "Verify metadata files against a trusted root: signatures and thresholds (delegations too), expiry, and what snapshot and timestamp say about the files given with them. Either dialect.")
+        var maxBytes = CommandSupport.MaxBytesOption();
+        var cmd = new Command("verify", "Verify metadata files against a trusted root: signatures and thresholds (delegations too), expiry, and what snapshot and timestamp say about the files given with them. Either dialect. Targets roles are read through an index, without a tree of the file.")
         {
-            root, files, at, json, gun,
+            root, files, at, json, gun, maxBytes,
         };
-        cmd.SetAction(p => CommandSupport.Guard(() => Run(p.GetValue(root)!, p.GetValue(files)!, p.GetValue(at), p.GetValue(json), p.GetValue(gun))));
+        cmd.SetAction(p => CommandSupport.Guard(() => Run(p.GetValue(root)!, p.GetValue(files)!, p.GetValue(at), p.GetValue(json), p.GetValue(gun), CommandSupport.ParseOptions(p.GetValue(maxBytes)))));
         return cmd;
     }
 
-    private static int Run(string rootPath, string[] files, string? atText, bool json, string? gun)
+    private static int Run(string rootPath, string[] files, string? atText, bool json, string? gun, MetadataParseOptions options)
     {
         var at = CommandSupport.ParseAt(atText);
-        var trusted = CommandSupport.ReadMetadata(rootPath);
+        var trusted = CommandSupport.ReadMetadata(rootPath, options);
         if (trusted.Signed is not Root)
         {
             throw new MetadataException($"{rootPath}: not root metadata");
         }
 
-        var inputs = files.Select(f => (f, CommandSupport.ReadFile(f))).ToList();
-        var results = RepositoryVerifier.Verify(trusted.As<Root>(), inputs, at, gun: gun);
+        var inputs = files.Select(f => (f, CommandSupport.ReadFile(f, CommandSupport.FileLimit(options)))).ToList();
+        var results = RepositoryVerifier.Verify(trusted.As<Root>(), inputs, at, options, gun);
         var ok = results.All(r => r.Verified);
         if (json)
         {

@@ -300,17 +300,51 @@ public sealed class SigningGate(SigningPolicyOptions options, TimeProvider time)
 
     private static Key DelegatedSigningKey(string role, ReadOnlyMemory<byte> delegatorBytes, Dialect dialect, PublicKey signerKey)
     {
-        var delegator = Parse(delegatorBytes, "delegator", "the delegating targets metadata");
-        if (delegator.Signed is not Targets { Delegations: { } delegations } || delegator.Dialect != dialect)
+        // A delegator can be large (a PEP 458 bins role delegates to 16,384 bins): a targets delegator is read through
+        // the index and only the role asked for is built. Anything else is parsed as before, to be refused below.
+        var indexed = delegatorBytes.IsEmpty ? null : ParseIndexedDelegator(delegatorBytes);
+        Tuf.Role? delegated;
+        IReadOnlyDictionary<string, Key>? keys;
+        if (indexed is not null)
         {
-            throw new PolicyViolationException("delegator", $"the delegator is not targets metadata of the same dialect with delegations");
+            if (indexed.DelegationKeys is null || indexed.Dialect != dialect)
+            {
+                throw new PolicyViolationException("delegator", $"the delegator is not targets metadata of the same dialect with delegations");
+            }
+
+            if (!indexed.TryFindDelegation(role, out delegated, out keys))
+            {
+                throw new PolicyViolationException("delegator", $"the delegator does not delegate to '{role}'");
+            }
+        }
+        else
+        {
+            var delegator = Parse(delegatorBytes, "delegator", "the delegating targets metadata");
+            if (delegator.Signed is not Targets { Delegations: { } delegations } || delegator.Dialect != dialect)
+            {
+                throw new PolicyViolationException("delegator", $"the delegator is not targets metadata of the same dialect with delegations");
+            }
+
+            delegated = delegations.FindRole(role)
+                ?? throw new PolicyViolationException("delegator", $"the delegator does not delegate to '{role}'");
+            keys = delegations.Keys;
         }
 
-        var delegated = delegations.FindRole(role)
-            ?? throw new PolicyViolationException("delegator", $"the delegator does not delegate to '{role}'");
-        var keys = delegated.KeyIds.Select(id => delegations.Keys.TryGetValue(id, out var k) ? k : null).OfType<Key>();
-        return FindKey(keys, signerKey)
+        var candidates = delegated.KeyIds.Select(id => keys.TryGetValue(id, out var k) ? k : null).OfType<Key>();
+        return FindKey(candidates, signerKey)
             ?? throw new PolicyViolationException("key-not-in-role", $"the signing key is not a key the delegator lists for '{role}'");
+    }
+
+    private static IndexedTargets? ParseIndexedDelegator(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            return IndexedTargets.ParseIfTargets(bytes, Strict);
+        }
+        catch (MetadataException e)
+        {
+            throw new PolicyViolationException("delegator", $"the delegating targets metadata is not acceptable TUF metadata: {e.Message}", e);
+        }
     }
 
     private static Key? FindKey(IEnumerable<Key> keys, PublicKey signerKey) =>

@@ -104,8 +104,16 @@ public sealed class JsonIndex
     /// <summary>Finds a member by name: a scan for small objects, a binary search in code point order for large ones.</summary>
     internal int FindMember(int obj, string name)
     {
+        const int StackLimit = 256;
+        var length = Encoding.UTF8.GetByteCount(name);
+        Span<byte> key = length <= StackLimit ? stackalloc byte[StackLimit] : new byte[length];
+        return FindMember(obj, key[..Encoding.UTF8.GetBytes(name, key)]);
+    }
+
+    /// <summary>Finds a member by its name's UTF-8 bytes; returns the value's entry, or -1.</summary>
+    internal int FindMember(int obj, ReadOnlySpan<byte> key)
+    {
         var members = At(obj).A;
-        var key = Encoding.UTF8.GetBytes(name);
         if (members <= LinearScanMembers)
         {
             var k = obj + 1;
@@ -231,6 +239,38 @@ public sealed class JsonIndex
         }
 
         return DecodeString(a).AsSpan().SequenceCompareTo(DecodeString(b));
+    }
+
+    /// <summary>
+    /// The value of an integer entry when it is certainly a non-negative <see cref="long"/>: no sign and at most 18
+    /// digits. Other integers (negative, "-0", 19 digits and more) answer false and are left to the model's checks.
+    /// </summary>
+    internal bool TryGetSmallNonNegative(int i, out long value)
+    {
+        var digits = Source(i);
+        value = 0;
+        if (KindOf(i) != JsonKind.Integer || digits.Length > 18 || digits[0] == (byte)'-')
+        {
+            return false;
+        }
+
+        foreach (var d in digits)
+        {
+            value = (value * 10) + (d - '0');
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether two string entries hold the same string, compared without decoding when neither has escapes.</summary>
+    internal bool StringEquals(int a, int b) => CompareKeys(a, b) == 0;
+
+    /// <summary>A hash of a string entry's value (escapes decoded), consistent with <see cref="StringEquals"/>.</summary>
+    internal int StringHash(int i)
+    {
+        var h = default(HashCode);
+        h.AddBytes(TryRawString(i, out var raw) ? raw : DecodeString(i));
+        return h.ToHashCode();
     }
 
     internal ReadOnlySpan<byte> Source(int i)
@@ -826,15 +866,10 @@ public sealed class JsonIndex
     }
 
     /// <summary>Key entries are equal when their values are (escapes decoded).</summary>
-    private sealed class KeyEquality(JsonIndex index) : IEqualityComparer<int>
+    internal sealed class KeyEquality(JsonIndex index) : IEqualityComparer<int>
     {
-        public bool Equals(int x, int y) => index.CompareKeys(x, y) == 0;
+        public bool Equals(int x, int y) => index.StringEquals(x, y);
 
-        public int GetHashCode(int obj)
-        {
-            var h = default(HashCode);
-            h.AddBytes(index.TryRawString(obj, out var raw) ? raw : index.DecodeString(obj));
-            return h.ToHashCode();
-        }
+        public int GetHashCode(int obj) => index.StringHash(obj);
     }
 }

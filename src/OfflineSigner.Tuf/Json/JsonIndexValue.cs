@@ -20,6 +20,12 @@ public readonly struct JsonIndexValue
         this.entry = entry;
     }
 
+    /// <summary>The index this value belongs to.</summary>
+    internal JsonIndex Owner => index;
+
+    /// <summary>The value's entry in <see cref="Owner"/>.</summary>
+    internal int Entry => entry;
+
     /// <summary>The kind of value.</summary>
     public JsonKind Kind => index.KindOf(entry);
 
@@ -47,6 +53,15 @@ public readonly struct JsonIndexValue
         ArgumentNullException.ThrowIfNull(name);
         RequireKind(JsonKind.Object);
         var found = index.FindMember(entry, name);
+        value = found < 0 ? default : new JsonIndexValue(index, found);
+        return found >= 0;
+    }
+
+    /// <summary>Looks up a member of an object by the UTF-8 bytes of its name.</summary>
+    internal bool TryGetProperty(ReadOnlySpan<byte> utf8Name, out JsonIndexValue value)
+    {
+        RequireKind(JsonKind.Object);
+        var found = index.FindMember(entry, utf8Name);
         value = found < 0 ? default : new JsonIndexValue(index, found);
         return found >= 0;
     }

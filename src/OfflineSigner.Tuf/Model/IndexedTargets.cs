@@ -26,6 +26,7 @@ public sealed class IndexedTargets
     private readonly List<Signature> signatures;
     private readonly MetadataParseOptions options;
     private Delegations? delegations;
+    private IReadOnlyDictionary<string, Key>? delegationKeys;
 
     private IndexedTargets(JsonIndex index, JsonIndexValue signed, Targets header, JsonIndexValue targets, JsonIndexValue? delegationsJson, List<Signature> signatures, JsonObject unrecognized, MetadataParseOptions options)
     {
@@ -83,16 +84,47 @@ public sealed class IndexedTargets
     public static IndexedTargets Parse(ReadOnlyMemory<byte> utf8, MetadataParseOptions? options = null, Dialect? dialect = null)
     {
         options ??= MetadataParseOptions.Default;
-        JsonIndex index;
+        return FromIndex(BuildIndex(utf8, options), options, dialect);
+    }
+
+    /// <summary>
+    /// Reads a document through the index when it is targets metadata (its <c>signed._type</c> is "targets" in either
+    /// dialect's spelling) and returns null for any other document that is well-formed JSON: such a document is then
+    /// for <see cref="MetadataReader.Parse"/>, which reads it or says why it is refused. A targets document is
+    /// checked and refused exactly as by <see cref="Parse"/>.
+    /// </summary>
+    /// <exception cref="MetadataException">the document is not JSON the strict parser accepts, or it is targets metadata that is not acceptable.</exception>
+    public static IndexedTargets? ParseIfTargets(ReadOnlyMemory<byte> utf8, MetadataParseOptions? options = null, Dialect? dialect = null)
+    {
+        options ??= MetadataParseOptions.Default;
+        var index = BuildIndex(utf8, options);
+        var doc = index.Root;
+        if (doc.Kind != JsonKind.Object
+            || !doc.TryGetProperty("signed"u8, out var signed) || signed.Kind != JsonKind.Object
+            || !signed.TryGetProperty("_type"u8, out var type) || type.Kind != JsonKind.String
+            || !type.GetString().Equals("targets", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        return FromIndex(index, options, dialect);
+    }
+
+    private static JsonIndex BuildIndex(ReadOnlyMemory<byte> utf8, MetadataParseOptions options)
+    {
         try
         {
-            index = JsonIndex.Parse(utf8, options.Json with { MaxDocumentBytes = Math.Min(options.Json.MaxDocumentBytes, MetadataReader.MaxOfAll(options)) });
+            return JsonIndex.Parse(utf8, options.Json with { MaxDocumentBytes = Math.Min(options.Json.MaxDocumentBytes, MetadataReader.MaxOfAll(options)) });
         }
         catch (JsonFormatException e)
         {
             throw new MetadataFormatException(e.Path ?? "$", e.Reason ?? e.Message, e);
         }
+    }
 
+    private static IndexedTargets FromIndex(JsonIndex index, MetadataParseOptions options, Dialect? dialect)
+    {
+        var utf8 = index.Utf8;
         var doc = index.Root;
         if (doc.Kind != JsonKind.Object)
         {
@@ -141,11 +173,7 @@ public sealed class IndexedTargets
         }
 
         var header = new Targets(headerJson, detected, options);
-        foreach (var (targetPath, entry) in targets.EnumerateProperties())
-        {
-            var ep = Fields.Child(TargetsPath, targetPath);
-            _ = new TargetFile(targetPath, Fields.AsObject(entry.ToJsonNode(), ep), ep);
-        }
+        CheckTargets(targets);
 
         if (delegations is { } d)
         {
@@ -181,6 +209,169 @@ public sealed class IndexedTargets
         var ep = Fields.Child(TargetsPath, targetPath);
         target = new TargetFile(targetPath, Fields.AsObject(entry.ToJsonNode(), ep), ep);
         return true;
+    }
+
+    /// <summary>
+    /// The role this document delegates <paramref name="roleName"/> to and the delegation keys, as
+    /// <c>Delegations.FindRole</c> and <c>Delegations.Keys</c> of the model give them, read from the index: only the
+    /// matching role and the keys are built, not the other roles (a <c>bins</c> role delegates to thousands).
+    /// </summary>
+    /// <returns>false when the document has no delegations or none to <paramref name="roleName"/>.</returns>
+    public bool TryFindDelegation(string roleName, [NotNullWhen(true)] out Role? role, [NotNullWhen(true)] out IReadOnlyDictionary<string, Key>? keys)
+    {
+        ArgumentNullException.ThrowIfNull(roleName);
+        role = null;
+        keys = null;
+        if (delegationsJson is not { } d)
+        {
+            return false;
+        }
+
+        if (delegations is not null || !d.TryGetProperty("roles"u8, out var roles))
+        {
+            // Succinct hash bins (a small object), or the delegations already built.
+            role = Delegations!.FindRole(roleName);
+        }
+        else
+        {
+            var wanted = System.Text.Encoding.UTF8.GetBytes(roleName);
+            var i = 0;
+            foreach (var item in roles.EnumerateItems())
+            {
+                if (item.TryGetProperty("name"u8, out var name) && item.Owner.CompareKey(name.Entry, wanted) == 0)
+                {
+                    var rp = Fields.Index(Fields.Child(DelegationsPath, "roles"), i);
+                    role = new DelegatedRole((JsonObject)item.ToJsonNode(), rp, Dialect);
+                    break;
+                }
+
+                i++;
+            }
+        }
+
+        if (role is null)
+        {
+            return false;
+        }
+
+        keys = DelegationKeys!;
+        return true;
+    }
+
+    /// <summary>The keys of the delegations (built from the index on first use), or null without delegations.</summary>
+    public IReadOnlyDictionary<string, Key>? DelegationKeys
+    {
+        get
+        {
+            if (delegationsJson is not { } d)
+            {
+                return null;
+            }
+
+            if (delegations is not null)
+            {
+                return delegations.Keys;
+            }
+
+            return delegationKeys ??= Tuf.Delegations.ParseKeys((JsonObject)Require(d, "keys", DelegationsPath, JsonKind.Object).ToJsonNode(), Fields.Child(DelegationsPath, "keys"), Dialect, options);
+        }
+    }
+
+    /// <summary>The model's view of the common fields and the fields it does not interpret (no targets, no delegations).</summary>
+    internal Targets Header => header;
+
+    /// <summary>The target entries in code point order of their paths, each built from the index as it is reached.</summary>
+    internal IEnumerable<TargetFile> TargetsInCanonicalOrder()
+    {
+        var index = targets.Owner;
+        if (targets.Count == 0)
+        {
+            yield break;
+        }
+
+        foreach (var k in index.SortedKeys(targets.Entry))
+        {
+            yield return Target(index, k);
+        }
+    }
+
+    /// <summary>
+    /// The target entries in code point order of their paths whose path <paramref name="other"/> lists
+    /// (<paramref name="present"/>) or does not list, each built from the index as it is reached.
+    /// </summary>
+    internal IEnumerable<TargetFile> TargetsInCanonicalOrder(IndexedTargets other, bool present)
+    {
+        var index = targets.Owner;
+        if (targets.Count == 0)
+        {
+            yield break;
+        }
+
+        foreach (var k in index.SortedKeys(targets.Entry))
+        {
+            if (other.HasTarget(index.GetString(k)) == present)
+            {
+                yield return Target(index, k);
+            }
+        }
+    }
+
+    /// <summary>The delegated roles in document order, each built from the index as it is reached; empty for succinct hash bins.</summary>
+    internal IEnumerable<DelegatedRole> DelegatedRoles()
+    {
+        if (delegationsJson is not { } d || !d.TryGetProperty("roles"u8, out var roles))
+        {
+            yield break;
+        }
+
+        var i = 0;
+        foreach (var item in roles.EnumerateItems())
+        {
+            yield return new DelegatedRole((JsonObject)item.ToJsonNode(), Fields.Index(Fields.Child(DelegationsPath, "roles"), i++), Dialect);
+        }
+    }
+
+    /// <summary>The number of delegated roles listed (0 for succinct hash bins or no delegations).</summary>
+    internal int DelegatedRoleCount =>
+        delegationsJson is { } d && d.TryGetProperty("roles"u8, out var roles) ? roles.Count : 0;
+
+    /// <summary>The succinct hash-bin delegation, or null.</summary>
+    internal SuccinctRoles? Succinct =>
+        delegationsJson is { } d && d.TryGetProperty("succinct_roles"u8, out _) ? Delegations!.Succinct : null;
+
+    /// <summary>Whether the document has delegations.</summary>
+    internal bool HasDelegations => delegationsJson is not null;
+
+    /// <summary>The delegations object's members other than keys, roles and succinct_roles, as trees.</summary>
+    internal JsonObject DelegationsOtherFields()
+    {
+        var other = new JsonObject();
+        if (delegationsJson is { } d)
+        {
+            foreach (var (name, value) in d.EnumerateProperties())
+            {
+                if (name is not "keys" and not "roles" and not "succinct_roles")
+                {
+                    other.Add(name, value.ToJsonNode());
+                }
+            }
+        }
+
+        return other;
+    }
+
+    /// <summary>The canonical bytes of a target entry (to compare two entries without building them).</summary>
+    internal byte[]? TargetCanonicalBytes(string targetPath) =>
+        targets.TryGetProperty(targetPath, out var entry) ? entry.CanonicalBytes() : null;
+
+    /// <summary>Whether the document lists a target path.</summary>
+    internal bool HasTarget(string targetPath) => targets.TryGetProperty(targetPath, out _);
+
+    private static TargetFile Target(JsonIndex index, int key)
+    {
+        var targetPath = index.GetString(key);
+        var ep = Fields.Child(TargetsPath, targetPath);
+        return new TargetFile(targetPath, (JsonObject)index.ToNode(key + 1), ep);
     }
 
     /// <summary>The canonical bytes the signatures cover, byte-identical to <see cref="Metadata{T}.SignedBytes"/>.</summary>
@@ -245,14 +436,164 @@ public sealed class IndexedTargets
 
         if (hasRoles)
         {
-            var items = roles is { } r ? r.EnumerateItems().ToArray() : [];
             _ = Fields.Array(shell, "roles", DelegationsPath);
-            Delegations.ParseRoles(items.Length, i => items[i].ToJsonNode(), Fields.Child(DelegationsPath, "roles"), dialect, _ => { });
+            if (roles is { } r && !PlainRoles(r, dialect))
+            {
+                // Something the quick checks do not cover: every role through the model, which says what is wrong.
+                var items = r.EnumerateItems().ToArray();
+                Delegations.ParseRoles(items.Length, i => items[i].ToJsonNode(), Fields.Child(DelegationsPath, "roles"), dialect, _ => { });
+            }
         }
         else
         {
             _ = new SuccinctRoles(Fields.Object(shell, "succinct_roles", DelegationsPath), Fields.Child(DelegationsPath, "succinct_roles"));
         }
+    }
+
+    /// <summary>
+    /// Checks every target entry as <see cref="TargetFile"/> does. An entry of the usual shape (a length of at most 18
+    /// digits, a non-empty object of string hashes, no custom or an object) is accepted by reading the index, with
+    /// nothing allocated; any other entry is built and checked by the model, which accepts it or names what is wrong.
+    /// </summary>
+    private static void CheckTargets(JsonIndexValue targets)
+    {
+        var index = targets.Owner;
+        var count = targets.Count;
+        var k = targets.Entry + 1;
+        for (var m = 0; m < count; m++)
+        {
+            var entry = new JsonIndexValue(index, k + 1);
+            if (!IsPlainTargetEntry(entry))
+            {
+                var targetPath = index.GetString(k);
+                var ep = Fields.Child(TargetsPath, targetPath);
+                _ = new TargetFile(targetPath, Fields.AsObject(entry.ToJsonNode(), ep), ep);
+            }
+
+            k = index.Next(k + 1);
+        }
+    }
+
+    /// <summary>Whether <see cref="TargetFile"/> certainly accepts the entry; false is no verdict.</summary>
+    private static bool IsPlainTargetEntry(JsonIndexValue entry)
+    {
+        if (entry.Kind != JsonKind.Object
+            || !entry.TryGetProperty("length"u8, out var length) || !entry.Owner.TryGetSmallNonNegative(length.Entry, out _)
+            || !entry.TryGetProperty("hashes"u8, out var hashes) || hashes.Kind != JsonKind.Object || hashes.Count == 0
+            || (entry.TryGetProperty("custom"u8, out var custom) && custom.Kind != JsonKind.Object))
+        {
+            return false;
+        }
+
+        var index = entry.Owner;
+        var k = hashes.Entry + 1;
+        for (var m = 0; m < hashes.Count; m++)
+        {
+            if (index.KindOf(k + 1) != JsonKind.String)
+            {
+                return false;
+            }
+
+            k = index.Next(k + 1);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Whether <see cref="Delegations.ParseRoles"/> certainly accepts the delegated roles: each an object with a
+    /// non-empty name without escapes that is no top-level role's and no other role's, distinct key ids without
+    /// escapes, a threshold of 1 to 999,999,999, a boolean terminating (required in the specification dialect), and at
+    /// most one of paths and path_hash_prefixes as a list of strings (one of them in notary's). False is no verdict.
+    /// </summary>
+    private static bool PlainRoles(JsonIndexValue roles, Dialect dialect)
+    {
+        var index = roles.Owner;
+        var names = new HashSet<int>(roles.Count, new JsonIndex.KeyEquality(index));
+        var item = roles.Entry + 1;
+        for (var n = 0; n < roles.Count; n++, item = index.Next(item))
+        {
+            var role = new JsonIndexValue(index, item);
+            if (role.Kind != JsonKind.Object
+                || !role.TryGetProperty("name"u8, out var name) || name.Kind != JsonKind.String
+                || !index.TryRawString(name.Entry, out var rawName) || rawName.IsEmpty || IsTopLevelRoleName(rawName)
+                || !names.Add(name.Entry)
+                || !role.TryGetProperty("threshold"u8, out var threshold) || !index.TryGetSmallNonNegative(threshold.Entry, out var t) || t is < 1 or > 999_999_999
+                || !role.TryGetProperty("keyids"u8, out var keyIds) || !IsDistinctPlainStrings(keyIds))
+            {
+                return false;
+            }
+
+            var hasTerminating = role.TryGetProperty("terminating"u8, out var terminating);
+            if (hasTerminating ? terminating.Kind != JsonKind.Boolean : dialect == Dialect.TufSpecification)
+            {
+                return false;
+            }
+
+            var hasPaths = role.TryGetProperty("paths"u8, out var paths);
+            var hasPrefixes = role.TryGetProperty("path_hash_prefixes"u8, out var prefixes);
+            if ((hasPaths && hasPrefixes)
+                || (hasPaths && !IsStringList(paths))
+                || (hasPrefixes && !IsStringList(prefixes))
+                || (!hasPaths && !hasPrefixes && dialect == Dialect.Notary))
+            {
+                return false;
+            }
+        }
+
+        return true;
+
+        static bool IsTopLevelRoleName(ReadOnlySpan<byte> n) =>
+            n.SequenceEqual("root"u8) || n.SequenceEqual("snapshot"u8) || n.SequenceEqual("targets"u8) || n.SequenceEqual("timestamp"u8);
+    }
+
+    private static bool IsStringList(JsonIndexValue list)
+    {
+        if (list.Kind != JsonKind.Array)
+        {
+            return false;
+        }
+
+        var index = list.Owner;
+        var k = list.Entry + 1;
+        for (var m = 0; m < list.Count; m++, k = index.Next(k))
+        {
+            if (index.KindOf(k) != JsonKind.String)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsDistinctPlainStrings(JsonIndexValue list)
+    {
+        if (list.Kind != JsonKind.Array || list.Count > 16)
+        {
+            return false;
+        }
+
+        // Items of an array of strings are consecutive entries.
+        var index = list.Owner;
+        var first = list.Entry + 1;
+        for (var i = first; i < first + list.Count; i++)
+        {
+            if (index.KindOf(i) != JsonKind.String || !index.TryRawString(i, out var a))
+            {
+                return false;
+            }
+
+            for (var j = first; j < i; j++)
+            {
+                if (index.TryRawString(j, out var b) && a.SequenceEqual(b))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The canonical bytes of <c>signed</c> as a signature check wants them: digests streamed, bytes only on demand.</summary>

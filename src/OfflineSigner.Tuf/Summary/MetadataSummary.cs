@@ -14,51 +14,95 @@ public static class MetadataSummary
     /// <summary>A full description of a document, as of <paramref name="now"/> for the expiry line.</summary>
     public static string Describe(Metadata<Signed> metadata, DateTimeOffset now, string? roleName = null)
     {
-        ArgumentNullException.ThrowIfNull(metadata);
-        var s = metadata.Signed;
-        var sb = new StringBuilder();
-        var role = roleName ?? s.Type.ToString().ToLowerInvariant();
-        sb.Append(CultureInfo.InvariantCulture, $"{role} ({MetadataReader.Describe(s.Dialect)}), version {s.Version}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"  expires {Rfc3339.Format(s.Expires)} ({Relative(s.Expires, now)})\n");
-        if (s.SpecVersion is not null)
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"  spec_version {s.SpecVersion}\n");
-        }
+        using var w = new StringWriter(CultureInfo.InvariantCulture);
+        Describe(metadata, now, w, roleName);
+        return w.ToString();
+    }
 
+    /// <summary>Writes the full description of a document to <paramref name="output"/>.</summary>
+    public static void Describe(Metadata<Signed> metadata, DateTimeOffset now, TextWriter output, string? roleName = null)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(output);
+        var s = metadata.Signed;
+        Header(s.Type, s.Dialect, s.Version, s.Expires, s.SpecVersion, now, roleName, output);
         switch (s)
         {
             case Root root:
-                DescribeRoot(root, sb);
+                DescribeRoot(root, output);
                 break;
             case Targets targets:
-                DescribeTargets(targets, sb);
+                var d = targets.Delegations;
+                DescribeTargets(
+                    targets.TargetFiles.Count,
+                    targets.TargetFiles.OrderBy(t => t.Key, CanonicalJson.KeyComparer).Select(t => t.Value),
+                    d?.Keys,
+                    d?.Succinct,
+                    d?.Roles?.Count ?? 0,
+                    d?.Roles ?? [],
+                    output);
                 break;
             case Snapshot snapshot:
-                sb.Append(CultureInfo.InvariantCulture, $"  meta ({snapshot.Meta.Count}):\n");
+                output.Write(string.Create(CultureInfo.InvariantCulture, $"  meta ({snapshot.Meta.Count}):\n"));
                 foreach (var (name, m) in snapshot.Meta.OrderBy(m => m.Key, CanonicalJson.KeyComparer))
                 {
-                    sb.Append(CultureInfo.InvariantCulture, $"    {name}: {DescribeMeta(m)}\n");
+                    output.Write(string.Create(CultureInfo.InvariantCulture, $"    {name}: {DescribeMeta(m)}\n"));
                 }
 
                 break;
             case Timestamp ts:
-                sb.Append(CultureInfo.InvariantCulture, $"  {ts.SnapshotName}: {DescribeMeta(ts.SnapshotMeta)}\n");
+                output.Write(string.Create(CultureInfo.InvariantCulture, $"  {ts.SnapshotName}: {DescribeMeta(ts.SnapshotMeta)}\n"));
                 break;
         }
 
+        OtherFieldsAndSignatures(s, metadata.Signatures, output);
+    }
+
+    /// <summary>
+    /// Writes the full description of a targets document read through an index: the same text as
+    /// <see cref="Describe(Metadata{Signed}, DateTimeOffset, TextWriter, string?)"/> for the same bytes, written as
+    /// each target entry and delegated role is read, none of them held.
+    /// </summary>
+    public static void Describe(IndexedTargets targets, DateTimeOffset now, TextWriter output, string? roleName = null)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(output);
+        Header(RoleType.Targets, targets.Dialect, targets.Version, targets.Expires, targets.SpecVersion, now, roleName, output);
+        DescribeTargets(
+            targets.TargetCount,
+            targets.TargetsInCanonicalOrder(),
+            targets.DelegationKeys,
+            targets.Succinct,
+            targets.DelegatedRoleCount,
+            targets.DelegatedRoles(),
+            output);
+        OtherFieldsAndSignatures(targets.Header, targets.Signatures, output);
+    }
+
+    private static void Header(RoleType type, Dialect dialect, long version, DateTimeOffset expires, string? specVersion, DateTimeOffset now, string? roleName, TextWriter output)
+    {
+        var role = roleName ?? type.ToString().ToLowerInvariant();
+        output.Write(string.Create(CultureInfo.InvariantCulture, $"{role} ({MetadataReader.Describe(dialect)}), version {version}\n"));
+        output.Write(string.Create(CultureInfo.InvariantCulture, $"  expires {Rfc3339.Format(expires)} ({Relative(expires, now)})\n"));
+        if (specVersion is not null)
+        {
+            output.Write(string.Create(CultureInfo.InvariantCulture, $"  spec_version {specVersion}\n"));
+        }
+    }
+
+    private static void OtherFieldsAndSignatures(Signed s, IReadOnlyList<Signature> signatures, TextWriter output)
+    {
         foreach (var field in s.UnrecognizedFields)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"  other field {field} = {Short(s.Json[field])}\n");
+            output.Write(string.Create(CultureInfo.InvariantCulture, $"  other field {field} = {Short(s.Json[field])}\n"));
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"  signatures ({metadata.Signatures.Count}):");
-        sb.Append(metadata.Signatures.Count == 0 ? " none\n" : "\n");
-        foreach (var sig in metadata.Signatures)
+        output.Write(string.Create(CultureInfo.InvariantCulture, $"  signatures ({signatures.Count}):"));
+        output.Write(signatures.Count == 0 ? " none\n" : "\n");
+        foreach (var sig in signatures)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"    {sig.KeyId}{(sig.Method is null ? string.Empty : " (" + sig.Method + ")")}\n");
+            output.Write(string.Create(CultureInfo.InvariantCulture, $"    {sig.KeyId}{(sig.Method is null ? string.Empty : " (" + sig.Method + ")")}\n"));
         }
-
-        return sb.ToString();
     }
 
     /// <summary>Every change from <paramref name="previous"/> to <paramref name="current"/> (same role), one line each.</summary>
@@ -75,6 +119,79 @@ public static class MetadataSummary
             return changes;
         }
 
+        CommonChanges(a, b, changes);
+        switch (a, b)
+        {
+            case (Root ra, Root rb):
+                RootChanges(ra, rb, changes);
+                break;
+            case (Targets ta, Targets tb):
+                TargetsChanges(ta, tb, changes);
+                break;
+            case (Snapshot sa, Snapshot sb):
+                MetaChanges(sa.Meta, sb.Meta, changes);
+                break;
+            case (Timestamp xa, Timestamp xb):
+                MetaChanges(new Dictionary<string, MetaFile> { [xa.SnapshotName] = xa.SnapshotMeta }, new Dictionary<string, MetaFile> { [xb.SnapshotName] = xb.SnapshotMeta }, changes);
+                break;
+        }
+
+        UnrecognizedChanges(a, b, changes);
+        return changes;
+    }
+
+    /// <summary>
+    /// Every change from one version of a targets role to another, both read through an index: the same lines as
+    /// <see cref="Changes(Metadata{Signed}, Metadata{Signed})"/> for the same bytes. Target entries are compared
+    /// by their canonical bytes and built only to describe a change; the delegations are read into the model.
+    /// </summary>
+    public static IReadOnlyList<string> Changes(IndexedTargets previous, IndexedTargets current)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        var changes = new List<string>();
+        if (previous.Dialect != current.Dialect)
+        {
+            changes.Add($"different documents: Targets ({MetadataReader.Describe(previous.Dialect)}) -> Targets ({MetadataReader.Describe(current.Dialect)})");
+            return changes;
+        }
+
+        CommonChanges(previous.Header, current.Header, changes);
+        foreach (var t in current.TargetsInCanonicalOrder(previous, present: false))
+        {
+            changes.Add($"target added: {t.TargetPath}: {DescribeTarget(t)}");
+        }
+
+        foreach (var t in previous.TargetsInCanonicalOrder(current, present: false))
+        {
+            changes.Add($"target removed: {t.TargetPath}");
+        }
+
+        foreach (var t in current.TargetsInCanonicalOrder(previous, present: true))
+        {
+            var before = previous.TargetCanonicalBytes(t.TargetPath)!;
+            if (!before.AsSpan().SequenceEqual(current.TargetCanonicalBytes(t.TargetPath)))
+            {
+                previous.TryGetTarget(t.TargetPath, out var old);
+                changes.Add($"target changed: {t.TargetPath}: {DescribeTarget(old!)} -> {DescribeTarget(t)}");
+            }
+        }
+
+        DelegationChanges(previous.Delegations, current.Delegations, changes);
+        UnrecognizedChanges(previous.Header, current.Header, changes);
+        return changes;
+    }
+
+    /// <summary>The changes of two targets roles read through an index, as text (as <see cref="DescribeChanges(Metadata{Signed}, Metadata{Signed})"/>).</summary>
+    public static string DescribeChanges(IndexedTargets previous, IndexedTargets current)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        return ChangesText("targets", current.Dialect, previous.Version, current.Version, Changes(previous, current));
+    }
+
+    private static void CommonChanges(Signed a, Signed b, List<string> changes)
+    {
         if (a.Version != b.Version)
         {
             var delta = b.Version - a.Version;
@@ -95,23 +212,10 @@ public static class MetadataSummary
         {
             changes.Add($"spec_version {a.SpecVersion} -> {b.SpecVersion}");
         }
+    }
 
-        switch (a, b)
-        {
-            case (Root ra, Root rb):
-                RootChanges(ra, rb, changes);
-                break;
-            case (Targets ta, Targets tb):
-                TargetsChanges(ta, tb, changes);
-                break;
-            case (Snapshot sa, Snapshot sb):
-                MetaChanges(sa.Meta, sb.Meta, changes);
-                break;
-            case (Timestamp xa, Timestamp xb):
-                MetaChanges(new Dictionary<string, MetaFile> { [xa.SnapshotName] = xa.SnapshotMeta }, new Dictionary<string, MetaFile> { [xb.SnapshotName] = xb.SnapshotMeta }, changes);
-                break;
-        }
-
+    private static void UnrecognizedChanges(Signed a, Signed b, List<string> changes)
+    {
         // Anything else in the signed object (unknown fields): reported generically so nothing is skipped.
         foreach (var field in a.UnrecognizedFields.Union(b.UnrecognizedFields).Order(StringComparer.Ordinal))
         {
@@ -119,17 +223,21 @@ public static class MetadataSummary
             b.Json.TryGetValue(field, out var vb);
             changes.AddRange(JsonDiff.Diff(va, vb, field).Select(c => "other field " + c));
         }
-
-        return changes;
     }
 
     /// <summary>The changes as text.</summary>
     public static string DescribeChanges(Metadata<Signed> previous, Metadata<Signed> current)
     {
-        var role = current.Signed.Type.ToString().ToLowerInvariant();
+        ArgumentNullException.ThrowIfNull(previous);
+        ArgumentNullException.ThrowIfNull(current);
+        return ChangesText(current.Signed.Type.ToString().ToLowerInvariant(), current.Dialect, previous.Signed.Version, current.Signed.Version, Changes(previous, current));
+    }
+
+    private static string ChangesText(string role, Dialect dialect, long from, long to, IReadOnlyList<string> changes)
+    {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"changes to {role} ({MetadataReader.Describe(current.Dialect)}) from version {previous.Signed.Version} to {current.Signed.Version}:\n");
-        foreach (var c in Changes(previous, current))
+        sb.Append(CultureInfo.InvariantCulture, $"changes to {role} ({MetadataReader.Describe(dialect)}) from version {from} to {to}:\n");
+        foreach (var c in changes)
         {
             sb.Append("  ").Append(c).Append('\n');
         }
@@ -148,23 +256,23 @@ public static class MetadataSummary
         return $"{key.KeyId} {type} {fp}{cert}{mismatch}";
     }
 
-    private static void DescribeRoot(Root root, StringBuilder sb)
+    private static void DescribeRoot(Root root, TextWriter w)
     {
-        sb.Append(CultureInfo.InvariantCulture, $"  consistent_snapshot {(root.ConsistentSnapshot ? "true" : "false")}\n");
-        sb.Append(CultureInfo.InvariantCulture, $"  keys ({root.Keys.Count}):\n");
+        w.Write(string.Create(CultureInfo.InvariantCulture, $"  consistent_snapshot {(root.ConsistentSnapshot ? "true" : "false")}\n"));
+        w.Write(string.Create(CultureInfo.InvariantCulture, $"  keys ({root.Keys.Count}):\n"));
         foreach (var key in root.Keys.Values.OrderBy(k => k.KeyId, StringComparer.Ordinal))
         {
-            sb.Append("    ").Append(DescribeKey(key)).Append('\n');
+            w.Write("    " + DescribeKey(key) + "\n");
         }
 
-        sb.Append("  roles:\n");
+        w.Write("  roles:\n");
         foreach (var name in Root.TopLevelRoles)
         {
             var r = root.Roles[name];
-            sb.Append(CultureInfo.InvariantCulture, $"    {name}: threshold {r.Threshold} of {r.KeyIds.Count}{Satisfiable(r, root.Keys)}\n");
+            w.Write(string.Create(CultureInfo.InvariantCulture, $"    {name}: threshold {r.Threshold} of {r.KeyIds.Count}{Satisfiable(r, root.Keys)}\n"));
             foreach (var id in r.KeyIds)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"      {id}\n");
+                w.Write(string.Create(CultureInfo.InvariantCulture, $"      {id}\n"));
             }
         }
     }
@@ -175,43 +283,42 @@ public static class MetadataSummary
         return distinct >= r.Threshold ? string.Empty : $"  (UNSATISFIABLE: only {distinct} distinct usable keys)";
     }
 
-    private static void DescribeTargets(Targets targets, StringBuilder sb)
+    private static void DescribeTargets(int targetCount, IEnumerable<TargetFile> sortedTargets, IReadOnlyDictionary<string, Key>? keys, SuccinctRoles? succinct, int roleCount, IEnumerable<DelegatedRole> roles, TextWriter w)
     {
-        sb.Append(CultureInfo.InvariantCulture, $"  targets ({targets.TargetFiles.Count}):\n");
-        foreach (var (path, t) in targets.TargetFiles.OrderBy(t => t.Key, CanonicalJson.KeyComparer))
+        w.Write(string.Create(CultureInfo.InvariantCulture, $"  targets ({targetCount}):\n"));
+        foreach (var t in sortedTargets)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"    {path}: {DescribeTarget(t)}\n");
+            w.Write(string.Create(CultureInfo.InvariantCulture, $"    {t.TargetPath}: {DescribeTarget(t)}\n"));
         }
 
-        var d = targets.Delegations;
-        if (d is null)
+        if (keys is null)
         {
             return;
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"  delegation keys ({d.Keys.Count}):\n");
-        foreach (var key in d.Keys.Values.OrderBy(k => k.KeyId, StringComparer.Ordinal))
+        w.Write(string.Create(CultureInfo.InvariantCulture, $"  delegation keys ({keys.Count}):\n"));
+        foreach (var key in keys.Values.OrderBy(k => k.KeyId, StringComparer.Ordinal))
         {
-            sb.Append("    ").Append(DescribeKey(key)).Append('\n');
+            w.Write("    " + DescribeKey(key) + "\n");
         }
 
-        if (d.Succinct is { } sr)
+        if (succinct is { } sr)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"  succinct hash-bin delegation: {sr.BinCount} bins {sr.NamePrefix}-*, bit_length {sr.BitLength}, threshold {sr.Threshold} of {sr.KeyIds.Count}{Satisfiable(sr, d.Keys)}\n");
+            w.Write(string.Create(CultureInfo.InvariantCulture, $"  succinct hash-bin delegation: {sr.BinCount} bins {sr.NamePrefix}-*, bit_length {sr.BitLength}, threshold {sr.Threshold} of {sr.KeyIds.Count}{Satisfiable(sr, keys)}\n"));
             foreach (var id in sr.KeyIds)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"      {id}\n");
+                w.Write(string.Create(CultureInfo.InvariantCulture, $"      {id}\n"));
             }
         }
         else
         {
-            sb.Append(CultureInfo.InvariantCulture, $"  delegated roles ({d.Roles!.Count}):\n");
-            foreach (var r in d.Roles)
+            w.Write(string.Create(CultureInfo.InvariantCulture, $"  delegated roles ({roleCount}):\n"));
+            foreach (var r in roles)
             {
-                sb.Append(CultureInfo.InvariantCulture, $"    {r.Name}: threshold {r.Threshold} of {r.KeyIds.Count}{Satisfiable(r, d.Keys)}, {DescribePaths(r)}{(r.Terminating ? ", terminating" : string.Empty)}\n");
+                w.Write(string.Create(CultureInfo.InvariantCulture, $"    {r.Name}: threshold {r.Threshold} of {r.KeyIds.Count}{Satisfiable(r, keys)}, {DescribePaths(r)}{(r.Terminating ? ", terminating" : string.Empty)}\n"));
                 foreach (var id in r.KeyIds)
                 {
-                    sb.Append(CultureInfo.InvariantCulture, $"      {id}\n");
+                    w.Write(string.Create(CultureInfo.InvariantCulture, $"      {id}\n"));
                 }
             }
         }
@@ -332,8 +439,11 @@ public static class MetadataSummary
             }
         }
 
-        var da = a.Delegations;
-        var db = b.Delegations;
+        DelegationChanges(a.Delegations, b.Delegations, changes);
+    }
+
+    private static void DelegationChanges(Delegations? da, Delegations? db, List<string> changes)
+    {
         if (da is null && db is null)
         {
             return;

@@ -35,13 +35,12 @@ public static partial class RepositoryVerifier
         ArgumentNullException.ThrowIfNull(trusted);
         ArgumentNullException.ThrowIfNull(files);
         var results = new List<FileVerification>();
-        var parsed = new List<(string Name, string Role, byte[] Bytes, Metadata<Signed> Md)>();
+        var parsed = new List<Parsed>();
         foreach (var (name, bytes) in files)
         {
             try
             {
-                var md = MetadataReader.Parse(bytes, options, trusted.Dialect);
-                parsed.Add((name, RoleNameFromFile(name, md), bytes, md));
+                parsed.Add(Parsed.Read(name, bytes, options, trusted.Dialect));
             }
             catch (MetadataException e)
             {
@@ -51,9 +50,9 @@ public static partial class RepositoryVerifier
 
         // Roots: walk the chain from the trusted root through every newer one given.
         var current = trusted;
-        foreach (var r in parsed.Where(p => p.Md.Signed is Root).OrderBy(p => p.Md.Signed.Version))
+        foreach (var r in parsed.Where(p => p.Type == RoleType.Root).OrderBy(p => p.Version))
         {
-            var root = r.Md.As<Root>();
+            var root = r.Model!.As<Root>();
             var errors = new List<string>();
             VerificationResult? result = null;
             var warnings = new List<string>();
@@ -134,23 +133,23 @@ public static partial class RepositoryVerifier
         }
 
         // Top-level targets, snapshot, timestamp against the newest root; delegated targets against their delegator.
-        var verifiedTargets = new Dictionary<string, Targets>(StringComparer.Ordinal);
-        var others = parsed.Where(p => p.Md.Signed is not Root).ToList();
-        var pending = new List<(string Name, string Role, byte[] Bytes, Metadata<Signed> Md)>();
+        var verifiedTargets = new List<Parsed>();
+        var others = parsed.Where(p => p.Type != RoleType.Root).ToList();
+        var pending = new List<Parsed>();
         foreach (var p in others)
         {
-            if (p.Md.Signed is Targets && p.Role != "targets")
+            if (p.Type == RoleType.Targets && p.Role != "targets")
             {
                 pending.Add(p);
                 continue;
             }
 
-            var result = Verifier.VerifyTopLevel(newest, p.Md);
-            var fv = Finish(p.Name, p.Role, p.Md, result, at);
+            var name = p.Type.ToString().ToLowerInvariant();
+            var fv = Finish(p, p.VerifyBy(name, newest.Roles[name], newest.Keys), at);
             results.Add(fv);
-            if (fv.Verified && p.Md.Signed is Targets t)
+            if (fv.Verified && p.Type == RoleType.Targets)
             {
-                verifiedTargets[p.Role] = t;
+                Remember(verifiedTargets, p);
             }
         }
 
@@ -161,20 +160,20 @@ public static partial class RepositoryVerifier
             progress = false;
             foreach (var p in pending.ToList())
             {
-                var delegator = verifiedTargets.Values.FirstOrDefault(t => t.Delegations?.FindRole(p.Role) is not null);
-                if (delegator is null)
+                Role? role = null;
+                IReadOnlyDictionary<string, Key>? keys = null;
+                if (!verifiedTargets.Any(t => t.TryFindDelegation(p.Role, out role, out keys)))
                 {
                     continue;
                 }
 
-                var result = Verifier.VerifyDelegated(p.Role, delegator, p.Md.As<Targets>());
-                var fv = Finish(p.Name, p.Role, p.Md, result, at);
+                var fv = Finish(p, p.VerifyBy(p.Role, role!, keys!), at);
                 results.Add(fv);
                 pending.Remove(p);
                 progress = true;
                 if (fv.Verified)
                 {
-                    verifiedTargets[p.Role] = p.Md.As<Targets>().Signed;
+                    Remember(verifiedTargets, p);
                 }
             }
         }
@@ -182,7 +181,7 @@ public static partial class RepositoryVerifier
 
         foreach (var p in pending)
         {
-            results.Add(new FileVerification(p.Name, p.Role, p.Md.Signed.Version, p.Md.Dialect, null, [$"no verified targets role given delegates to \"{p.Role}\""], []));
+            results.Add(new FileVerification(p.Name, p.Role, p.Version, p.Dialect, null, [$"no verified targets role given delegates to \"{p.Role}\""], []));
         }
 
         CheckConsistency(parsed, results);
@@ -224,9 +223,14 @@ public static partial class RepositoryVerifier
     {
         ArgumentNullException.ThrowIfNull(fileName);
         ArgumentNullException.ThrowIfNull(metadata);
-        if (metadata.Signed is not Targets)
+        return RoleNameFromFile(fileName, metadata.Signed.Type, metadata.Dialect);
+    }
+
+    private static string RoleNameFromFile(string fileName, RoleType type, Dialect dialect)
+    {
+        if (type != RoleType.Targets)
         {
-            return metadata.Signed.Type.ToString().ToLowerInvariant();
+            return type.ToString().ToLowerInvariant();
         }
 
         var normalized = fileName.Replace('\\', '/');
@@ -242,7 +246,7 @@ public static partial class RepositoryVerifier
             baseName = baseName[m.Length..];
         }
 
-        if (metadata.Dialect == Dialect.Notary)
+        if (dialect == Dialect.Notary)
         {
             var dir = Path.GetFileName(Path.GetDirectoryName(normalized) ?? string.Empty);
             if (dir == "targets" && baseName != "targets")
@@ -254,7 +258,21 @@ public static partial class RepositoryVerifier
         return baseName;
     }
 
-    private static FileVerification Finish(string name, string role, Metadata<Signed> md, VerificationResult result, DateTimeOffset at)
+    /// <summary>A verified targets role, in the place of an earlier copy of the same role (the delegators are searched in order).</summary>
+    private static void Remember(List<Parsed> verified, Parsed p)
+    {
+        var i = verified.FindIndex(x => x.Role == p.Role);
+        if (i >= 0)
+        {
+            verified[i] = p;
+        }
+        else
+        {
+            verified.Add(p);
+        }
+    }
+
+    private static FileVerification Finish(Parsed p, VerificationResult result, DateTimeOffset at)
     {
         var errors = new List<string>();
         if (!result.Verified)
@@ -262,16 +280,16 @@ public static partial class RepositoryVerifier
             errors.Add($"{result.Signers.Count} of {result.Threshold} required signatures" + (result.Problems.Count > 0 ? ": " + string.Join("; ", result.Problems) : string.Empty));
         }
 
-        if (md.Signed.IsExpired(at))
+        if (p.IsExpired(at))
         {
-            errors.Add($"{role} version {md.Signed.Version} expired at {Rfc3339.Format(md.Signed.Expires)}");
+            errors.Add($"{p.Role} version {p.Version} expired at {Rfc3339.Format(p.Expires)}");
         }
 
-        var warnings = result.Warnings.Concat(result.IgnoredSignatures.Select(id => $"signature by {id}, which is not a {role} key, was ignored")).ToList();
-        return new FileVerification(name, role, md.Signed.Version, md.Dialect, result, errors, warnings);
+        var warnings = result.Warnings.Concat(result.IgnoredSignatures.Select(id => $"signature by {id}, which is not a {p.Role} key, was ignored")).ToList();
+        return new FileVerification(p.Name, p.Role, p.Version, p.Dialect, result, errors, warnings);
     }
 
-    private static void CheckConsistency(List<(string Name, string Role, byte[] Bytes, Metadata<Signed> Md)> parsed, List<FileVerification> results)
+    private static void CheckConsistency(List<Parsed> parsed, List<FileVerification> results)
     {
         void AddError(string file, string error)
         {
@@ -280,11 +298,11 @@ public static partial class RepositoryVerifier
         }
 
         // Newest copy of each role given.
-        var newest = parsed.GroupBy(p => p.Role).ToDictionary(g => g.Key, g => g.OrderByDescending(p => p.Md.Signed.Version).First(), StringComparer.Ordinal);
+        var newest = parsed.GroupBy(p => p.Role).ToDictionary(g => g.Key, g => g.OrderByDescending(p => p.Version).First(), StringComparer.Ordinal);
         if (newest.TryGetValue("timestamp", out var ts) && newest.TryGetValue("snapshot", out var sn))
         {
-            var meta = ts.Md.As<Timestamp>().Signed.SnapshotMeta;
-            foreach (var problem in CompareMeta(meta, sn.Bytes, sn.Md, ts.Md.Dialect))
+            var meta = ts.Model!.As<Timestamp>().Signed.SnapshotMeta;
+            foreach (var problem in CompareMeta(meta, sn, ts.Dialect))
             {
                 AddError(ts.Name, "snapshot " + problem);
             }
@@ -292,18 +310,18 @@ public static partial class RepositoryVerifier
 
         if (newest.TryGetValue("snapshot", out var snap))
         {
-            var snapshot = snap.Md.As<Snapshot>().Signed;
+            var snapshot = snap.Model!.As<Snapshot>().Signed;
             foreach (var (role, p) in newest)
             {
-                if (p.Md.Signed is not Targets && !(p.Md.Signed is Root && snap.Md.Dialect == Dialect.Notary))
+                if (p.Type != RoleType.Targets && !(p.Type == RoleType.Root && snap.Dialect == Dialect.Notary))
                 {
                     continue;
                 }
 
-                var key = snap.Md.Dialect == Dialect.Notary ? role : role + ".json";
+                var key = snap.Dialect == Dialect.Notary ? role : role + ".json";
                 if (!snapshot.Meta.TryGetValue(key, out var meta))
                 {
-                    if (p.Md.Signed is Targets)
+                    if (p.Type == RoleType.Targets)
                     {
                         AddError(snap.Name, $"does not list {key}");
                     }
@@ -311,7 +329,7 @@ public static partial class RepositoryVerifier
                     continue;
                 }
 
-                foreach (var problem in CompareMeta(meta, p.Bytes, p.Md, snap.Md.Dialect))
+                foreach (var problem in CompareMeta(meta, p, snap.Dialect))
                 {
                     AddError(snap.Name, $"{key} {problem}");
                 }
@@ -319,11 +337,12 @@ public static partial class RepositoryVerifier
         }
     }
 
-    private static IEnumerable<string> CompareMeta(MetaFile meta, byte[] bytes, Metadata<Signed> md, Dialect dialect)
+    private static IEnumerable<string> CompareMeta(MetaFile meta, Parsed file, Dialect dialect)
     {
-        if (meta.Version is long v && v != md.Signed.Version)
+        var bytes = file.Bytes;
+        if (meta.Version is long v && v != file.Version)
         {
-            yield return $"version is {md.Signed.Version} but the listing says {v}";
+            yield return $"version is {file.Version} but the listing says {v}";
         }
 
         if (meta.Length is long len && len != bytes.Length)
@@ -354,4 +373,65 @@ public static partial class RepositoryVerifier
 
     [GeneratedRegex(@"^[0-9]+\.")]
     private static partial Regex VersionPrefix();
+
+    /// <summary>
+    /// One file as read: targets metadata through the index (<see cref="IndexedTargets"/>: no tree of the file, its
+    /// signed bytes hashed as they are written), every other type in the model.
+    /// </summary>
+    private sealed class Parsed
+    {
+        private Parsed(string name, byte[] bytes, Metadata<Signed>? model, IndexedTargets? indexed)
+        {
+            Name = name;
+            Bytes = bytes;
+            Model = model;
+            Indexed = indexed;
+            Role = RoleNameFromFile(name, Type, Dialect);
+        }
+
+        public string Name { get; }
+
+        public string Role { get; }
+
+        public byte[] Bytes { get; }
+
+        public Metadata<Signed>? Model { get; }
+
+        public IndexedTargets? Indexed { get; }
+
+        public RoleType Type => Model?.Signed.Type ?? RoleType.Targets;
+
+        public long Version => Model?.Signed.Version ?? Indexed!.Version;
+
+        public DateTimeOffset Expires => Model?.Signed.Expires ?? Indexed!.Expires;
+
+        public Dialect Dialect => Model?.Dialect ?? Indexed!.Dialect;
+
+        public static Parsed Read(string name, byte[] bytes, MetadataParseOptions? options, Dialect dialect)
+        {
+            var indexed = IndexedTargets.ParseIfTargets(bytes, options, dialect);
+            return indexed is not null
+                ? new Parsed(name, bytes, null, indexed)
+                : new Parsed(name, bytes, MetadataReader.Parse(bytes, options, dialect), null);
+        }
+
+        public bool IsExpired(DateTimeOffset at) => at >= Expires;
+
+        public VerificationResult VerifyBy(string roleName, Role role, IReadOnlyDictionary<string, Key> keys) =>
+            Indexed is not null ? Verifier.Verify(roleName, role, keys, Indexed) : Verifier.Verify(roleName, role, keys, Model!);
+
+        /// <summary>The role this (verified) targets document delegates <paramref name="roleName"/> to, with its delegation keys.</summary>
+        public bool TryFindDelegation(string roleName, out Role? role, out IReadOnlyDictionary<string, Key>? keys)
+        {
+            if (Indexed is not null)
+            {
+                return Indexed.TryFindDelegation(roleName, out role, out keys);
+            }
+
+            var d = ((Targets)Model!.Signed).Delegations;
+            role = d?.FindRole(roleName);
+            keys = d?.Keys;
+            return role is not null;
+        }
+    }
 }
