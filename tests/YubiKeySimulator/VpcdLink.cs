@@ -21,6 +21,14 @@ public sealed class VpcdLink : IDisposable
     private readonly Thread _thread;
     private TcpClient? _client;
     private Func<byte[], bool>? _removeOn;
+    private DateTime _removedAt = DateTime.MinValue;
+
+    /// <summary>
+    /// How long a removed card stays out at least. pcscd polls a vpcd reader every 400 ms and must see the reader empty
+    /// at least once, or it never notices the removal (and then not the insertion either); nobody reinserts a YubiKey
+    /// faster than this anyway.
+    /// </summary>
+    public static TimeSpan MinimumAbsence { get; } = TimeSpan.FromSeconds(1);
 
     public VpcdLink(PivCard card, string host, int port)
     {
@@ -40,6 +48,7 @@ public sealed class VpcdLink : IDisposable
     /// <summary>Pulls the card out: the connection closes at once and stays closed until <see cref="Insert"/>.</summary>
     public void Remove()
     {
+        _removedAt = DateTime.UtcNow;
         _inserted.Reset();
         Drop();
     }
@@ -47,6 +56,12 @@ public sealed class VpcdLink : IDisposable
     /// <summary>Puts the card back in.</summary>
     public void Insert()
     {
+        var wait = _removedAt + MinimumAbsence - DateTime.UtcNow;
+        if (wait > TimeSpan.Zero)
+        {
+            Thread.Sleep(wait);
+        }
+
         _card.PowerCycle();
         _inserted.Set();
     }

@@ -16,6 +16,13 @@ internal sealed unsafe class PcscConnection : ISmartCardConnection
 
     public string ReaderName { get; }
 
+    /// <summary>
+    /// Leave the card as it is on close instead of resetting it. The default reset clears the PIN and management key
+    /// status this connection may have set, so that nothing verified outlives the session; a probe that only read the
+    /// serial leaves the card alone.
+    /// </summary>
+    public void LeaveCardOnClose() => _card.Disposition = PcscLite.LeaveCard;
+
     public int Transmit(ReadOnlySpan<byte> command, Span<byte> response)
     {
         ObjectDisposedException.ThrowIf(_card.IsClosed, this);
@@ -27,9 +34,16 @@ internal sealed unsafe class PcscConnection : ISmartCardConnection
             code = PcscError.Code(PcscLite.SCardTransmit(_card.Value, PcscLite.T1Pci, send, (nuint)command.Length, null, receive, ref length));
         }
 
-        if (code == PcscError.Success)
+        if (code == PcscError.Success && length >= 2)
         {
             return (int)length;
+        }
+
+        if (code == PcscError.Success)
+        {
+            // Every response APDU carries SW1 SW2; a reader that hands back less lost the card mid-command (vpcd does
+            // exactly this when its card goes away while answering).
+            throw new YubiKeyRemovedException($"the card in reader '{ReaderName}' stopped answering in the middle of a command ({length} bytes instead of a response): it was removed");
         }
 
         // Nothing the card may have written is trusted after a failure.
