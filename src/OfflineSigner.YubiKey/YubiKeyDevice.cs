@@ -133,7 +133,7 @@ public sealed class YubiKeyDevice : IDisposable
         using var transaction = _session.BeginTransaction();
         if (GetKey(slot) is { } existing)
         {
-            throw new YubiKeyException($"slot {slot} of YubiKey serial {Serial} already holds a {existing.Algorithm} key (SHA-256 {existing.Fingerprint}); refusing to overwrite it");
+            throw new PivSlotOccupiedException($"slot {slot} of YubiKey serial {Serial} already holds a {existing.Algorithm} key (SHA-256 {existing.Fingerprint}); refusing to overwrite it");
         }
 
         AuthenticateManagementKey(managementKey);

@@ -254,3 +254,21 @@ public class PivAttestationException : YubiKeyException
     /// <summary>Every reason, one sentence each.</summary>
     public IReadOnlyList<string> Problems { get; }
 }
+
+/// <summary>Generation was asked for a slot that already holds a key: a ceremony never overwrites one.</summary>
+public class PivSlotOccupiedException : YubiKeyException
+{
+    public PivSlotOccupiedException()
+    {
+    }
+
+    public PivSlotOccupiedException(string message)
+        : base(message)
+    {
+    }
+
+    public PivSlotOccupiedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -70,7 +70,7 @@ public sealed class PivBackendTests
         using var card = SimulatedCard.Insert();
         using var device = YubiKeyDevices.Open(card.Serial);
         var key = device.GenerateKey(PivSlot.Signature, KeyAlgorithm.EcdsaP256, PivPinPolicy.Always, PivTouchPolicy.Never, ManagementKey);
-        var again = Assert.Throws<YubiKeyException>(() => device.GenerateKey(PivSlot.Signature, KeyAlgorithm.EcdsaP256, PivPinPolicy.Always, PivTouchPolicy.Never, ManagementKey));
+        var again = Assert.Throws<PivSlotOccupiedException>(() => device.GenerateKey(PivSlot.Signature, KeyAlgorithm.EcdsaP256, PivPinPolicy.Always, PivTouchPolicy.Never, ManagementKey));
         Assert.Contains("already holds", again.Message, StringComparison.Ordinal);
         Assert.Equal(key.SubjectPublicKeyInfo, device.GetKey(PivSlot.Signature)!.SubjectPublicKeyInfo);
 
