@@ -82,6 +82,9 @@ public sealed class PivSigner : IKeySigner
     /// <summary>APDUs sent since the signer opened, across reconnections.</summary>
     public long ApdusSent => _apdusBefore + (_device?.ApdusSent ?? 0);
 
+    /// <summary>Time the current session spent waiting in SCardTransmit (card, reader, pcscd), for the benchmark.</summary>
+    internal TimeSpan TransmitTime => _device?.Session.TransmitTime ?? TimeSpan.Zero;
+
     /// <summary>Whether the key needs the PIN before every signature.</summary>
     private bool PinEverySignature => Key.PinPolicy is null or PivPinPolicy.Always or PivPinPolicy.MatchAlways;
 

@@ -25,6 +25,11 @@ internal sealed class ApduChannel(ISmartCardConnection connection)
     /// <summary>How many APDUs have been transmitted, chained parts and GET RESPONSEs included.</summary>
     public long ApdusSent { get; private set; }
 
+    /// <summary>Time spent waiting in <see cref="ISmartCardConnection.Transmit"/> (card, reader and pcscd), for the benchmark.</summary>
+    public TimeSpan TransmitTime => TimeSpan.FromTicks(_transmitTicks * TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency);
+
+    private long _transmitTicks;
+
     /// <summary>Sends <paramref name="command"/> and returns the complete response.</summary>
     public ResponseApdu Send(CommandApdu command)
     {
@@ -75,7 +80,9 @@ internal sealed class ApduChannel(ISmartCardConnection connection)
         try
         {
             ApdusSent++;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             length = Connection.Transmit(encoded, _receive);
+            _transmitTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         }
         finally
         {

@@ -34,6 +34,9 @@ internal sealed partial class PivSession : IDisposable
     /// <summary>APDUs sent since the session was opened (for the efficiency targets).</summary>
     public long ApdusSent => _channel.ApdusSent;
 
+    /// <summary>Time spent waiting for the card, reader and pcscd since the session was opened.</summary>
+    public TimeSpan TransmitTime => _channel.TransmitTime;
+
     /// <summary>
     /// SELECTs PIV and reads the version and serial, in one transaction. From firmware 4 on, later commands go as
     /// extended APDUs (one command for any RSA input, one response for any certificate).
