@@ -92,9 +92,12 @@ public sealed class PivSigner : IKeySigner
 
     private bool NeedsTouch => Key.TouchPolicy is PivTouchPolicy.Always or PivTouchPolicy.Cached;
 
-    internal static PivSigner Open(YubiKeyDevice device, PivSlot slot, ReadOnlySpan<byte> pin, PivSignerOptions options)
+    internal static PivSigner Open(YubiKeyDevice device, PivSlot slot, ReadOnlySpan<byte> pin, PivSignerOptions options) =>
+        Open(device, device.GetKey(slot) ?? throw new PivNotFoundException($"slot {slot} of YubiKey serial {device.Serial} holds no key"), pin, options);
+
+    internal static PivSigner Open(YubiKeyDevice device, YubiKeyKeyInfo key, ReadOnlySpan<byte> pin, PivSignerOptions options)
     {
-        var key = device.GetKey(slot) ?? throw new PivNotFoundException($"slot {slot} of YubiKey serial {device.Serial} holds no key");
+        var slot = key.Reference.Slot;
         if (options.ExpectedPublicKey is { } expected && !expected.Span.SequenceEqual(key.SubjectPublicKeyInfo))
         {
             throw new YubiKeyException($"slot {slot} of YubiKey serial {device.Serial} holds the key {key.Fingerprint}, not the enrolled one; refusing to sign");

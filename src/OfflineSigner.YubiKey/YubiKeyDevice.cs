@@ -168,6 +168,21 @@ public sealed class YubiKeyDevice : IDisposable
     /// <param name="options">Touch prompts and the expected public key.</param>
     public PivSigner OpenSigner(PivSlot slot, ReadOnlySpan<byte> pin, PivSignerOptions? options = null) => PivSigner.Open(this, slot, pin, options ?? new PivSignerOptions());
 
+    /// <summary>
+    /// As <see cref="OpenSigner(PivSlot, ReadOnlySpan{byte}, PivSignerOptions?)"/>, for a key this session has just read
+    /// with <see cref="GetKey"/> (saves reading it again).
+    /// </summary>
+    public PivSigner OpenSigner(YubiKeyKeyInfo key, ReadOnlySpan<byte> pin, PivSignerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Reference.Serial != Serial)
+        {
+            throw new ArgumentException($"{key.Reference} is not a key of YubiKey serial {Serial}");
+        }
+
+        return PivSigner.Open(this, key, pin, options ?? new PivSignerOptions());
+    }
+
     public void Dispose()
     {
         _session.Dispose();

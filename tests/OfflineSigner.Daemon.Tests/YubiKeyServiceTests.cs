@@ -50,7 +50,7 @@ public sealed class YubiKeyServiceTests
     {
         var serial = YubiKeyDaemonHarness.RandomSerial();
         using var daemon = new YubiKeyDaemonHarness([new YubiKeyHolder(serial, "Alice")]);
-        daemon.Insert(serial);
+        var card = daemon.Insert(serial);
 
         var backends = daemon.KeyService.ListBackends(new ListBackendsRequest(), YubiKeyDaemonHarness.Context("/offlinesigner.v1.KeyService/ListBackends"));
         var token = Assert.Single(Assert.Single(backends.Backends).Tokens);
@@ -72,7 +72,12 @@ public sealed class YubiKeyServiceTests
         {
             var request = RootRequest(key, dialect, out var root);
             var preview = daemon.Preview(request);
+            var before = card.Card.ApduCount;
             var signed = daemon.Sign(request, preview.SignedSha256.Span);
+
+            // The whole call on the card: SELECT, GET VERSION, GET SERIAL, GET METADATA, VERIFY, GENERAL AUTHENTICATE
+            // (the attestation was verified at generation and is remembered).
+            Assert.Equal([0xA4, 0xFD, 0xF8, 0xF7, 0x20, 0x87], card.Card.Log.Skip(before).Select(r => (int)r.Ins));
             var md = Metadata<Targets>.Parse(request.Metadata.ToByteArray());
             md.AddSignature(Signature.Create(signed.KeyId, signed.Signature.ToByteArray(), signed.Method.Length == 0 ? null : signed.Method, dialect));
             var result = Verifier.VerifyTopLevel(root, Metadata<Targets>.Parse(md.ToBytes()));

@@ -149,7 +149,7 @@ public sealed class YubiKeyBackend(string name, YubiKeyBackendOptions options, A
             }
 
             pinBytes = pin.IsEmpty ? Options.Pin?.ReadPin() ?? [] : pin.ToArray();
-            var signer = device.OpenSigner(reference.Slot, pinBytes, new PivSignerOptions { TouchPrompt = notice, ExpectedPublicKey = key.SubjectPublicKeyInfo });
+            var signer = device.OpenSigner(key, pinBytes, new PivSignerOptions { TouchPrompt = notice });
             device = null;
             return new OwningSigner(signer, _exclusive);
         }
@@ -202,7 +202,7 @@ public sealed class YubiKeyBackend(string name, YubiKeyBackendOptions options, A
                 }
 
                 var described = Describe(device, key);
-                using (var signer = device.OpenSigner(slot, pinCopy, new PivSignerOptions { TouchPrompt = notice, ExpectedPublicKey = key.SubjectPublicKeyInfo }))
+                using (var signer = device.OpenSigner(key, pinCopy, new PivSignerOptions { TouchPrompt = notice }))
                 {
                     signer.SelfTest();
                 }
