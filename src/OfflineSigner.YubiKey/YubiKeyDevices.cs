@@ -52,9 +52,9 @@ public static class YubiKeyDevices
 
                     connection.LeaveCardOnClose();
                 }
-                catch (YubiKeyNotPresentException)
+                catch (Exception e) when (e is YubiKeyNotPresentException or YubiKeyRemovedException)
                 {
-                    // An empty reader.
+                    // An empty reader, or a card on its way out.
                 }
                 catch (YubiKeyException e)
                 {
@@ -90,12 +90,18 @@ public static class YubiKeyDevices
             {
                 return Open(serial, holder);
             }
-            catch (YubiKeyNotPresentException e) when (DateTime.UtcNow < deadline)
+            catch (YubiKeyNotPresentException e)
             {
+                // The operator is told even when there is no time to wait: the request then fails with the same words.
                 if (e.Message != last)
                 {
                     prompt?.Invoke(e.Message);
                     last = e.Message;
+                }
+
+                if (DateTime.UtcNow >= deadline)
+                {
+                    throw;
                 }
             }
 
@@ -141,9 +147,9 @@ public static class YubiKeyDevices
                     problems.Add(new UnreadableReader(reader, $"firmware {session.Version} does not give its serial over PIV"));
                 }
             }
-            catch (YubiKeyNotPresentException)
+            catch (Exception e) when (e is YubiKeyNotPresentException or YubiKeyRemovedException)
             {
-                // An empty reader.
+                // An empty reader, or a card on its way out.
             }
             catch (YubiKeyException e)
             {
