@@ -280,3 +280,50 @@ public sealed class YubiKeyServiceTests
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary><c>offline-signerd check</c> on a yubikey backend: the inserted devices, their keys' attestation, the configured keys.</summary>
+public sealed class YubiKeyCheckTests
+{
+    [Fact]
+    public void Check_lists_the_inserted_yubikeys_and_their_attested_keys_and_self_tests_the_configured_ones()
+    {
+        var serial = YubiKeyDaemonHarness.RandomSerial();
+        var missing = serial + 1;
+        using var harness = new YubiKeyDaemonHarness([new YubiKeyHolder(serial, "Alice")]);
+        harness.Insert(serial);
+        using (var device = OfflineSigner.YubiKey.YubiKeyDevices.Open(serial))
+        {
+            device.GenerateKey(PivSlot.Signature, OfflineSigner.Signing.KeyAlgorithm.EcdsaP256, PivPinPolicy.Always, PivTouchPolicy.Always, YubiKeyDaemonHarness.ManagementKey);
+            device.GenerateKey(PivSlot.Authentication, OfflineSigner.Signing.KeyAlgorithm.EcdsaP256, PivPinPolicy.Once, PivTouchPolicy.Never, YubiKeyDaemonHarness.ManagementKey);
+        }
+
+        using var dir = TestEnvironment.CreateTempDir("yubikey-check");
+        var roots = Path.Combine(dir.Path, "roots.pem");
+        File.WriteAllText(roots, harness.Ca.CertificatePem);
+        var pin = Path.Combine(dir.Path, "piv-pin");
+        File.WriteAllText(pin, "123456\n");
+        File.SetUnixFileMode(pin, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var path = Path.Combine(dir.Path, "daemon.json");
+        File.WriteAllText(path, $$"""
+            {"backends":[{"name":"holders","type":"yubikey",
+              "devices":[{"serial":{{serial}},"holder":"Alice"},{"serial":{{missing}},"holder":"Bob"}],
+              "pin":{"file":"{{pin}}"},"attestation":{"roots":"{{roots}}"},"insertTimeoutSeconds":0,
+              "keys":[{"name":"root-alice","uri":"yubikey:serial={{serial}};slot=9c"},{"name":"root-bob","uri":"yubikey:serial={{missing}};slot=9c"}]}]}
+            """);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = OfflineSigner.Daemon.Check.CheckCommand.Run(path, selfTest: true, output, error);
+        var text = output.ToString();
+        Assert.Contains($"YubiKey serial {serial} (Alice): YubiKey PIV, firmware 5.7.1; PIN: ok", text, StringComparison.Ordinal);
+        Assert.Contains($"YubiKey serial {missing} (Bob): not inserted", text, StringComparison.Ordinal);
+        Assert.Contains($"yubikey:serial={serial};slot=9c EcdsaP256, public key SHA-256 ", text, StringComparison.Ordinal);
+        Assert.Contains("attested, meets policy", text, StringComparison.Ordinal);
+        Assert.Contains("key root-alice: self-test passed", text, StringComparison.Ordinal);
+
+        // The 9a key falls short of the default (root key) requirements, and Bob's device is not there.
+        Assert.Contains($"yubikey:serial={serial};slot=9a", text, StringComparison.Ordinal);
+        Assert.Contains("the key's PIN policy is once; it must be always", text, StringComparison.Ordinal);
+        Assert.Contains($"error: backend holders: key root-bob (yubikey:serial={missing};slot=9c): insert Bob's YubiKey with serial {missing}", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, exit);
+    }
+}
