@@ -285,7 +285,8 @@ public sealed partial class PivCard
         }
 
         _pending = body[max..];
-        return [.. body.AsSpan(0, max), 0x61, (byte)Math.Min(_pending.Length, 255)];
+        // 61 00: 256 bytes or more remain; 61 xx: exactly xx remain.
+        return [.. body.AsSpan(0, max), 0x61, _pending.Length >= 256 ? (byte)0 : (byte)_pending.Length];
     }
 
     private byte[] NextPart(bool extended)
