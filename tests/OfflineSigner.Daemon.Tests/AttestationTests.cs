@@ -8,7 +8,7 @@ using Xunit;
 
 namespace OfflineSigner.Daemon.Tests;
 
-/// <summary>The PKCS#11 attribute report of a key generated on SoftHSM, and the refusal for PIV URIs.</summary>
+/// <summary>The PKCS#11 attribute report of a key generated on SoftHSM, and the refusal for keys no backend holds.</summary>
 public sealed class AttestationTests(SoftHsm hsm)
 {
     [Fact]
@@ -33,8 +33,8 @@ public sealed class AttestationTests(SoftHsm hsm)
         using var daemon = new DaemonHarness(hsm);
         var service = new AttestationService(daemon.Backends, daemon.Directory, daemon.Audit);
         var piv = Assert.Throws<RpcException>(() => service.Attest(new AttestRequest { KeyUri = "yubikey:serial=12345678;slot=9c" }, DaemonHarness.Context("/x")));
-        Assert.Equal(StatusCode.FailedPrecondition, piv.Status);
-        Assert.Contains("not supported for this backend yet", piv.Message, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.NotFound, piv.Status);
+        Assert.Contains("no configured backend holds yubikey:serial=12345678;slot=9c", piv.Message, StringComparison.Ordinal);
         var unknown = Assert.Throws<RpcException>(() => service.Attest(new AttestRequest { KeyUri = "pkcs11:token=elsewhere;id=%01" }, DaemonHarness.Context("/x")));
         Assert.Equal(StatusCode.NotFound, unknown.Status);
     }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using OfflineSigner.Daemon.Configuration;
+using OfflineSigner.Daemon.Services;
 using OfflineSigner.Pkcs11;
 using OfflineSigner.Signing;
 
@@ -52,6 +53,11 @@ internal static class CheckCommand
 
     private static int CheckBackend(BackendConfiguration backend, bool selfTest, TextWriter output, TextWriter error)
     {
+        if (backend.IsYubiKey)
+        {
+            return CheckYubiKeys(backend, selfTest, output, error);
+        }
+
         var prefix = $"backend {backend.Name}";
         output.WriteLine($"{prefix}: module {backend.Module}, {backend.Selector}");
         Pkcs11Token token;
@@ -91,6 +97,80 @@ internal static class CheckCommand
             foreach (var key in backend.Keys ?? [])
             {
                 problems += CheckKey(token, backend, key, selfTest, output, error);
+            }
+
+            return problems;
+        }
+    }
+
+    /// <summary>A YubiKey backend: which configured devices are inserted, their keys and attestations, the configured keys.</summary>
+    private static int CheckYubiKeys(BackendConfiguration backend, bool selfTest, TextWriter output, TextWriter error)
+    {
+        var prefix = $"backend {backend.Name}";
+        YubiKeyBackend yubikeys;
+        try
+        {
+            yubikeys = new YubiKeyBackend(backend.Name!, backend.ToYubiKeyOptions());
+        }
+        catch (ConfigurationException e)
+        {
+            error.WriteLine($"error: {prefix}: {e.Message}");
+            return 1;
+        }
+
+        using (yubikeys)
+        {
+            var roots = yubikeys.Options.Roots;
+            output.WriteLine($"{prefix}: YubiKey PIV, {yubikeys.Options.Devices.Count} device(s); attestation roots: {(roots is null ? "none configured" : $"{roots.Source} ({string.Join(", ", roots.AnchorFingerprints)})")}");
+            var problems = 0;
+            try
+            {
+                var present = yubikeys.Devices();
+                foreach (var device in yubikeys.Options.Devices)
+                {
+                    var seen = present.FirstOrDefault(d => d.Serial == device.Serial.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    output.WriteLine(seen is null
+                        ? $"  YubiKey serial {device.Serial} ({device.Holder ?? "no holder named"}): not inserted"
+                        : $"  YubiKey serial {device.Serial} ({seen.Label}): {seen.Model}; PIN: {(seen.PinLocked ? "blocked" : seen.PinFinalTry ? "one try left" : seen.PinCountLow ? "failed attempts" : "ok")}");
+                }
+
+                foreach (var key in yubikeys.ListKeys([]))
+                {
+                    output.WriteLine($"    {key.Uri} {key.Algorithm}, public key SHA-256 {Convert.ToHexStringLower(SHA256.HashData(key.SubjectPublicKeyInfo))}: {(key.Violations.Count == 0 ? "attested, meets policy" : string.Join("; ", key.Violations))}");
+                }
+            }
+            catch (SigningException e)
+            {
+                error.WriteLine($"error: {prefix}: {e.Message}");
+                return 1;
+            }
+
+            foreach (var key in backend.Keys ?? [])
+            {
+                var where = $"{prefix}: key {key.Name} ({key.Uri})";
+                try
+                {
+                    var found = yubikeys.GetKey(key.Uri!, []);
+                    if (found.Violations.Count > 0)
+                    {
+                        error.WriteLine($"error: {where}: {string.Join("; ", found.Violations)}");
+                        problems++;
+                        continue;
+                    }
+
+                    output.WriteLine($"  key {key.Name}: {found.Algorithm}, public key SHA-256 {Convert.ToHexStringLower(SHA256.HashData(found.SubjectPublicKeyInfo))}, attested");
+                    if (selfTest)
+                    {
+                        using var signer = yubikeys.OpenSigner(key.Uri!, []);
+                        _ = signer.Sign(RandomNumberGenerator.GetBytes(32), HashAlgorithmName.SHA256);
+                        output.WriteLine($"  key {key.Name}: self-test passed (signed and verified a random challenge)");
+                    }
+                }
+                catch (Exception e) when (e is SigningException or OfflineSignerException or ArgumentException)
+                {
+                    error.WriteLine($"error: {where}: {e.Message}");
+                    problems++;
+                }
             }
 
             return problems;

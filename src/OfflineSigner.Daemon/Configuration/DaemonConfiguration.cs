@@ -1,7 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using OfflineSigner.Daemon.Services;
 using OfflineSigner.Pkcs11;
 using OfflineSigner.Signing;
+using OfflineSigner.YubiKey;
+using OfflineSigner.YubiKey.Attestation;
+using OfflineSigner.YubiKey.Piv;
 
 namespace OfflineSigner.Daemon.Configuration;
 
@@ -58,13 +62,16 @@ internal sealed record DaemonConfiguration
     }
 }
 
-/// <summary>One PKCS#11 backend: a module, a token on it, its PIN source, and the keys used from it.</summary>
-internal sealed record BackendConfiguration
+/// <summary>
+/// One backend: a PKCS#11 module and a token on it, or ("yubikey") a set of YubiKeys by serial with their holders; its
+/// PIN source, and the keys used from it.
+/// </summary>
+internal sealed partial record BackendConfiguration
 {
     [JsonPropertyName("name")]
     public string? Name { get; init; }
 
-    /// <summary>"pkcs11" (the only type so far).</summary>
+    /// <summary>"pkcs11" or "yubikey".</summary>
     [JsonPropertyName("type")]
     public string? Type { get; init; }
 
@@ -83,6 +90,28 @@ internal sealed record BackendConfiguration
     [JsonPropertyName("keys")]
     public List<KeyConfiguration>? Keys { get; init; }
 
+    /// <summary>yubikey: the devices, by serial, and whose they are.</summary>
+    [JsonPropertyName("devices")]
+    public List<YubiKeyDeviceConfiguration>? Devices { get; init; }
+
+    /// <summary>yubikey: where the PIV management key is (for key generation only).</summary>
+    [JsonPropertyName("managementKey")]
+    public PinConfiguration? ManagementKey { get; init; }
+
+    /// <summary>yubikey: the attestation roots and what attestations must show.</summary>
+    [JsonPropertyName("attestation")]
+    public AttestationConfiguration? Attestation { get; init; }
+
+    /// <summary>yubikey: the PIN and touch policies of generated keys.</summary>
+    [JsonPropertyName("generate")]
+    public GenerateConfiguration? Generate { get; init; }
+
+    /// <summary>yubikey: how long a signature waits for the operator to insert the right device (default 120 s).</summary>
+    [JsonPropertyName("insertTimeoutSeconds")]
+    public int? InsertTimeoutSeconds { get; init; }
+
+    public bool IsYubiKey => Type == "yubikey";
+
     public TokenSelector Selector => new(Token?.Label, Token?.Serial);
 
     public KeyProtectionPolicy ProtectionPolicy =>
@@ -90,6 +119,102 @@ internal sealed record BackendConfiguration
 
     /// <summary>The options <see cref="Pkcs11Token.Open"/> takes.</summary>
     public Pkcs11TokenOptions ToTokenOptions() => new(Module!, Selector, Pin?.ToPinSource());
+
+    /// <summary>The YubiKey backend's options; loads (and pins) the attestation roots.</summary>
+    public YubiKeyBackendOptions ToYubiKeyOptions()
+    {
+        PivAttestationRoots? roots = null;
+        if (Attestation?.Roots is { } path)
+        {
+            try
+            {
+                roots = PivAttestationRoots.Load(path, Attestation.PinnedRootFingerprints);
+            }
+            catch (Exception e) when (e is YubiKeyException or IOException or UnauthorizedAccessException or FormatException)
+            {
+                throw new ConfigurationException($"backend '{Name}': 'attestation.roots': {e.Message}", e);
+            }
+        }
+
+        var requirements = new PivAttestationRequirements
+        {
+            RequirePinAlways = Attestation?.RequirePinAlways ?? true,
+            RequireTouchAlways = Attestation?.RequireTouchAlways ?? true,
+            AllowEucleakFirmware = Attestation?.AllowEucleakFirmware ?? false,
+            MinimumFirmware = Attestation?.MinimumFirmware is { } minimum ? ParseFirmware(minimum) : null,
+        };
+        var managementKey = ManagementKey?.ToPinSource();
+        return new YubiKeyBackendOptions(
+            [.. Devices!.Select(d => new YubiKeyHolder(d.Serial!.Value, d.Holder))],
+            Pin?.ToPinSource(),
+            managementKey is null ? null : () => ManagementKeyBytes(managementKey),
+            roots,
+            requirements,
+            Generate?.PinPolicy is { } pin ? PinPolicyOf(pin)!.Value : PivPinPolicy.Always,
+            Generate?.TouchPolicy is { } touch ? TouchPolicyOf(touch)!.Value : PivTouchPolicy.Always,
+            TimeSpan.FromSeconds(InsertTimeoutSeconds ?? 120),
+            ProtectionPolicy);
+    }
+
+    private static PivPinPolicy? PinPolicyOf(string text) => text switch
+    {
+        "always" => PivPinPolicy.Always,
+        "once" => PivPinPolicy.Once,
+        "never" => PivPinPolicy.Never,
+        _ => null,
+    };
+
+    private static PivTouchPolicy? TouchPolicyOf(string text) => text switch
+    {
+        "always" => PivTouchPolicy.Always,
+        "cached" => PivTouchPolicy.Cached,
+        "never" => PivTouchPolicy.Never,
+        _ => null,
+    };
+
+    /// <summary>The management key file holds hex (48 digits for 3DES and AES-192, 32 for AES-128, 64 for AES-256).</summary>
+    private static byte[] ManagementKeyBytes(IPinSource source)
+    {
+        byte[] text;
+        try
+        {
+            text = source.ReadPin();
+        }
+        catch (Pkcs11TokenException e)
+        {
+            throw new YubiKeyException(e.Message.Replace("PIN file", "management key file", StringComparison.Ordinal), e);
+        }
+
+        try
+        {
+            if (text.Length is not (32 or 48 or 64) || !text.All(b => Uri.IsHexDigit((char)b)))
+            {
+                throw new YubiKeyException($"{source.Description.Replace("PIN file", "management key file", StringComparison.Ordinal)} must hold the key as 32, 48 or 64 hex digits");
+            }
+
+            var key = new byte[text.Length / 2];
+            for (var i = 0; i < key.Length; i++)
+            {
+                key[i] = (byte)((HexValue(text[2 * i]) << 4) | HexValue(text[(2 * i) + 1]));
+            }
+
+            return key;
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(text);
+        }
+    }
+
+    private static int HexValue(byte c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    private static FirmwareVersion ParseFirmware(string text)
+    {
+        var parts = text.Split('.');
+        return parts.Length == 3 && parts.All(p => byte.TryParse(p, System.Globalization.CultureInfo.InvariantCulture, out _))
+            ? new FirmwareVersion(int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture))
+            : throw new FormatException($"'{text}' is not a firmware version (5.7.0)");
+    }
 
     public void Validate(string where)
     {
@@ -99,9 +224,20 @@ internal sealed record BackendConfiguration
         }
 
         where = $"{where} ('{Name}')";
+        if (Type == "yubikey")
+        {
+            ValidateYubiKey(where);
+            return;
+        }
+
         if (Type != "pkcs11")
         {
-            throw new ConfigurationException($"{where}: 'type' must be \"pkcs11\"");
+            throw new ConfigurationException($"{where}: 'type' must be \"pkcs11\" or \"yubikey\"");
+        }
+
+        if (Devices is not null || ManagementKey is not null || Attestation is not null || Generate is not null || InsertTimeoutSeconds is not null)
+        {
+            throw new ConfigurationException($"{where}: 'devices', 'managementKey', 'attestation', 'generate' and 'insertTimeoutSeconds' belong to \"yubikey\" backends");
         }
 
         if (string.IsNullOrWhiteSpace(Module) || !Path.IsPathRooted(Module))
@@ -158,6 +294,148 @@ internal sealed record BackendConfiguration
             }
         }
     }
+}
+
+internal sealed partial record BackendConfiguration
+{
+    private void ValidateYubiKey(string where)
+    {
+        if (Module is not null || Token is not null)
+        {
+            throw new ConfigurationException($"{where}: a \"yubikey\" backend has no 'module' or 'token': it finds its devices by serial ('devices')");
+        }
+
+        if (Devices is not { Count: > 0 })
+        {
+            throw new ConfigurationException($"{where}: 'devices' must list the YubiKeys by serial (and holder)");
+        }
+
+        var serials = new HashSet<uint>();
+        for (var i = 0; i < Devices.Count; i++)
+        {
+            var d = Devices[i] ?? throw new ConfigurationException($"{where}: devices[{i}] is null");
+            if (d.Serial is not > 0u || !serials.Add(d.Serial.Value))
+            {
+                throw new ConfigurationException($"{where}: devices[{i}] needs a unique 'serial' (the number printed on the YubiKey)");
+            }
+        }
+
+        Pin?.Validate(where);
+        ManagementKey?.Validate(where + ": managementKey");
+        if (Attestation is { } attestation)
+        {
+            if (attestation.Roots is { } roots && !Path.IsPathRooted(roots))
+            {
+                throw new ConfigurationException($"{where}: 'attestation.roots' must be an absolute path");
+            }
+
+            foreach (var pinned in attestation.PinnedRootFingerprints ?? [])
+            {
+                if (!string.Equals(pinned, "yubico", StringComparison.OrdinalIgnoreCase))
+                {
+                    try
+                    {
+                        _ = PivAttestationRoots.NormalizeFingerprint(pinned);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw new ConfigurationException($"{where}: 'attestation.pinnedRootFingerprints': {e.Message}", e);
+                    }
+                }
+            }
+
+            if (attestation.MinimumFirmware is { } minimum)
+            {
+                try
+                {
+                    _ = ParseFirmware(minimum);
+                }
+                catch (FormatException e)
+                {
+                    throw new ConfigurationException($"{where}: 'attestation.minimumFirmware': {e.Message}", e);
+                }
+            }
+        }
+
+        if (Generate?.PinPolicy is { } pin && PinPolicyOf(pin) is null)
+        {
+            throw new ConfigurationException($"{where}: 'generate.pinPolicy' is always, once or never");
+        }
+
+        if (Generate?.TouchPolicy is { } touch && TouchPolicyOf(touch) is null)
+        {
+            throw new ConfigurationException($"{where}: 'generate.touchPolicy' is always, cached or never");
+        }
+
+        if (InsertTimeoutSeconds is < 0)
+        {
+            throw new ConfigurationException($"{where}: 'insertTimeoutSeconds' must not be negative");
+        }
+
+        var keyNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < (Keys?.Count ?? 0); i++)
+        {
+            var k = Keys![i] ?? throw new ConfigurationException($"{where}: keys[{i}] is null");
+            if (string.IsNullOrWhiteSpace(k.Name) || !keyNames.Add(k.Name))
+            {
+                throw new ConfigurationException($"{where}: keys[{i}] needs a unique 'name'");
+            }
+
+            if (!YubiKeyKeyReference.TryParse(k.Uri, out var reference, out var error))
+            {
+                throw new ConfigurationException($"{where}: keys[{i}] ('{k.Name}'): {error}");
+            }
+
+            if (!serials.Contains(reference!.Serial))
+            {
+                throw new ConfigurationException($"{where}: keys[{i}] ('{k.Name}'): YubiKey serial {reference.Serial} is not among 'devices'");
+            }
+        }
+    }
+}
+
+/// <summary>A YubiKey by serial, and its holder's name (what the operator is asked for).</summary>
+internal sealed record YubiKeyDeviceConfiguration
+{
+    [JsonPropertyName("serial")]
+    public uint? Serial { get; init; }
+
+    [JsonPropertyName("holder")]
+    public string? Holder { get; init; }
+}
+
+/// <summary>Where attestation roots come from, and what an attestation must show.</summary>
+internal sealed record AttestationConfiguration
+{
+    /// <summary>A PEM file of root (and intermediate) certificates, brought to the machine like any other input.</summary>
+    [JsonPropertyName("roots")]
+    public string? Roots { get; init; }
+
+    /// <summary>SHA-256 fingerprints the roots must have; "yubico" stands for Yubico's published ones.</summary>
+    [JsonPropertyName("pinnedRootFingerprints")]
+    public List<string>? PinnedRootFingerprints { get; init; }
+
+    [JsonPropertyName("requirePinAlways")]
+    public bool? RequirePinAlways { get; init; }
+
+    [JsonPropertyName("requireTouchAlways")]
+    public bool? RequireTouchAlways { get; init; }
+
+    [JsonPropertyName("allowEucleakFirmware")]
+    public bool? AllowEucleakFirmware { get; init; }
+
+    [JsonPropertyName("minimumFirmware")]
+    public string? MinimumFirmware { get; init; }
+}
+
+/// <summary>The PIN and touch policies of keys a YubiKey backend generates.</summary>
+internal sealed record GenerateConfiguration
+{
+    [JsonPropertyName("pinPolicy")]
+    public string? PinPolicy { get; init; }
+
+    [JsonPropertyName("touchPolicy")]
+    public string? TouchPolicy { get; init; }
 }
 
 internal sealed record TokenConfiguration

@@ -9,11 +9,19 @@ namespace OfflineSigner.Daemon.Hosting;
 /// <summary>The daemon's services built from its configuration, ready to register with the transport.</summary>
 internal sealed class DaemonServices : IDisposable
 {
-    public DaemonServices(DaemonConfiguration configuration, SigningPolicyOptions policy, IAuditLog audit, TimeProvider time, string? auditLogPath = null)
+    /// <param name="configuration">The loaded configuration.</param>
+    /// <param name="policy">The signing policy.</param>
+    /// <param name="audit">The audit log.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="auditLogPath">The audit log file, when it is one.</param>
+    /// <param name="operatorNotice">Where requests for the operator go ("insert Alice's YubiKey with serial ...", "touch ...").</param>
+    public DaemonServices(DaemonConfiguration configuration, SigningPolicyOptions policy, IAuditLog audit, TimeProvider time, string? auditLogPath = null, Action<string>? operatorNotice = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         Backends = new KeyBackends(configuration.Backends!
-            .Select(b => (IKeyBackend)new Pkcs11Backend(b.Name!, b.Module!, b.Selector, b.Pin?.ToPinSource(), b.ProtectionPolicy))
+            .Select(b => b.IsYubiKey
+                ? (IKeyBackend)new YubiKeyBackend(b.Name!, b.ToYubiKeyOptions(), operatorNotice)
+                : new Pkcs11Backend(b.Name!, b.Module!, b.Selector, b.Pin?.ToPinSource(), b.ProtectionPolicy))
             .ToList());
         var gate = new SigningGate(policy, time);
         Keys = new KeyService(Backends, Directory, audit);

@@ -80,7 +80,23 @@ internal static class ServeCommand
                 CallerUid = Native.Uid,
                 Detail = $"{BuildIdentity.Current("offline-signerd", typeof(ServeCommand).Assembly).AuditDetail()}; configuration {configPath} sha256 {Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(configPath)))}",
             });
-            using var services = new DaemonServices(config, serve.Policy, audit, TimeProvider.System, serve.AuditLogPath);
+            DaemonServices services;
+            try
+            {
+                // Requests for the operator (insert a YubiKey, touch it) go to the journal and to systemctl status.
+                services = new DaemonServices(config, serve.Policy, audit, TimeProvider.System, serve.AuditLogPath, message =>
+                {
+                    error.WriteLine("<5>" + message);
+                    notifier.Status(message);
+                });
+            }
+            catch (ConfigurationException e)
+            {
+                await error.WriteLineAsync("<3>error: " + e.Message).ConfigureAwait(false);
+                return InvalidConfiguration;
+            }
+
+            using var ownedServices = services;
             var registry = new GrpcServiceRegistry();
             services.Register(registry);
             var serving = true;

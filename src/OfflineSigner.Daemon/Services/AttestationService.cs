@@ -8,7 +8,8 @@ namespace OfflineSigner.Daemon.Services;
 
 /// <summary>
 /// AttestationService: evidence that a key was generated on its device and cannot leave it. PKCS#11 keys report
-/// the token's own attributes; PIV attestation comes with the YubiKey backend.
+/// the token's own attributes; YubiKey PIV keys return their attestation chain (slot certificate, then the device's
+/// f9 certificate), verified against the backend's configured roots.
 /// </summary>
 public sealed class AttestationService(KeyBackends backends, KeyDirectory keys, IAuditLog audit)
 {
@@ -27,9 +28,9 @@ public sealed class AttestationService(KeyBackends backends, KeyDirectory keys, 
         ArgumentNullException.ThrowIfNull(context);
         return ServiceGuard.Run(audit, context, new CallFacts(request.KeyUri), () =>
         {
-            if (request.KeyUri.StartsWith("yubikey:", StringComparison.Ordinal))
+            if (backends.ForKey(request.KeyUri) is IAttestingBackend attesting)
             {
-                throw new NotSupportedByBackendException("PIV attestation is not supported for this backend yet");
+                return Piv(attesting.Attest(request.KeyUri), context);
             }
 
             var key = keys.Resolve(backends, request.KeyUri);
@@ -61,5 +62,41 @@ public sealed class AttestationService(KeyBackends backends, KeyDirectory keys, 
                 EvidenceSha256 = ByteString.CopyFrom(digest),
             };
         });
+    }
+
+    private AttestResponse Piv(BackendAttestation attestation, CallContext context)
+    {
+        keys.Remember(attestation.Key);
+        var info = KeyObjects.ToProto(attestation.Key);
+        var evidence = new PivAttestation
+        {
+            Serial = attestation.Serial,
+            Firmware = attestation.Firmware,
+            PinPolicy = attestation.PinPolicy,
+            TouchPolicy = attestation.TouchPolicy,
+            FormFactor = attestation.FormFactor,
+            TrustedRootFingerprint = attestation.TrustedRootFingerprint ?? string.Empty,
+        };
+        evidence.CertificateChainDer.AddRange(attestation.CertificateChain.Select(ByteString.CopyFrom));
+        var digest = SHA256.HashData(evidence.ToByteArray());
+        audit.Append(new AuditEvent(AuditEventKind.Attested)
+        {
+            KeyId = info.TufKeyId,
+            KeyUri = attestation.Key.Uri,
+            PayloadSha256 = Convert.ToHexStringLower(digest),
+            Backend = attestation.Key.Backend,
+            DeviceSerial = attestation.Key.DeviceSerial,
+            CallerUid = context.Uid,
+            Detail = attestation.Violations.Count == 0 ? "meets policy" : string.Join("; ", attestation.Violations),
+        });
+        return new AttestResponse
+        {
+            Key = info,
+            Piv = evidence,
+            MeetsPolicy = attestation.Violations.Count == 0,
+            Violations = { attestation.Violations },
+            Summary = attestation.Summary,
+            EvidenceSha256 = ByteString.CopyFrom(digest),
+        };
     }
 }

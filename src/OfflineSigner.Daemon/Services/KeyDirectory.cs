@@ -42,7 +42,9 @@ public sealed class KeyDirectory
         return key;
     }
 
-    /// <summary>One spelling per key: PKCS#11 URIs in the form the parser writes them.</summary>
+    /// <summary>One spelling per key: PKCS#11 and YubiKey references in the form their parsers write them.</summary>
     public static string Normalize(string uri) =>
-        uri.StartsWith("pkcs11:", StringComparison.Ordinal) && Pkcs11Uri.TryParse(uri, out var parsed, out _) ? parsed!.ToString() : uri;
+        uri.StartsWith("pkcs11:", StringComparison.Ordinal) && Pkcs11Uri.TryParse(uri, out var parsed, out _) ? parsed!.ToString()
+        : uri.StartsWith(YubiKey.YubiKeyKeyReference.Scheme, StringComparison.Ordinal) && YubiKey.YubiKeyKeyReference.TryParse(uri, out var piv, out _) ? piv!.ToString()
+        : uri;
 }

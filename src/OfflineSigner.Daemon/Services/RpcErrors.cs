@@ -3,6 +3,7 @@ using OfflineSigner.Daemon.Policy;
 using OfflineSigner.Pkcs11;
 using OfflineSigner.Signing;
 using OfflineSigner.Tuf;
+using OfflineSigner.YubiKey;
 
 namespace OfflineSigner.Daemon.Services;
 
@@ -24,6 +25,11 @@ public static class RpcErrors
                 pin.Status == PinRetryStatus.Locked ? StatusCode.PermissionDenied : StatusCode.Unauthenticated,
                 pin.Message,
                 pin),
+            PivPinException pin => new RpcException(pin.Blocked ? StatusCode.PermissionDenied : StatusCode.Unauthenticated, pin.Message, pin),
+            YubiKeyNotPresentException missing => new RpcException(StatusCode.FailedPrecondition, missing.Message, missing),
+            YubiKeyRemovedException removed => new RpcException(StatusCode.Unavailable, removed.Message, removed),
+            PivNotFoundException notFound => new RpcException(StatusCode.NotFound, notFound.Message, notFound),
+            PivSecurityStatusException or PivAttestationException or PivSlotOccupiedException => new RpcException(StatusCode.FailedPrecondition, exception.Message, exception),
             KeyProtectionException protection => new RpcException(StatusCode.FailedPrecondition, "policy rule 'key-protection': " + protection.Message, protection),
             UnknownKeyException unknown => new RpcException(StatusCode.NotFound, unknown.Message, unknown),
             Pkcs11KeyException key when key.Message.StartsWith("no ", StringComparison.Ordinal) => new RpcException(StatusCode.NotFound, key.Message, key),

@@ -48,6 +48,18 @@ internal static class ServiceGuard
             });
             throw RpcErrors.ToRpc(e);
         }
+        catch (YubiKey.PivPinException e)
+        {
+            audit.Append(new AuditEvent(AuditEventKind.LoginFailed)
+            {
+                KeyUri = facts.KeyUri,
+                Role = facts.Role,
+                Backend = facts.Backend,
+                CallerUid = context.Uid,
+                Detail = e.Blocked ? "PIV PIN blocked" : $"PIV PIN rejected, {e.RetriesRemaining} left",
+            });
+            throw RpcErrors.ToRpc(e);
+        }
         catch (Exception e) when (e is not RpcException)
         {
             throw RpcErrors.ToRpc(e);
