@@ -9,7 +9,7 @@ internal static class CliApp
     public static int Run(string[] args)
     {
         var root = new RootCommand("offline-signer: prepare, check and publish TUF metadata signed offline.\n"
-            + "Exit codes: 0 success, 1 verification failed, 2 bad input or usage.");
+            + ExitCodes.Help);
         root.Subcommands.Add(VerifyChainCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(ShowCommand.Create());
@@ -17,6 +17,12 @@ internal static class CliApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(DaemonCommand.Create());
+        root.Subcommands.Add(BundleCommands.Export());
+        root.Subcommands.Add(BundleCommands.Import());
+        root.Subcommands.Add(BundleCommands.Status());
+        root.Subcommands.Add(SignCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
+        root.Subcommands.Add(CeremonyCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -1,3 +1,4 @@
+using OfflineSigner.Bundles;
 using System.Buffers;
 using System.Security.Cryptography;
 using OfflineSigner.Tuf;

@@ -1,14 +1,20 @@
 using System.Runtime.InteropServices;
 
-namespace OfflineSigner.Cli.Repositories;
+namespace OfflineSigner.Bundles;
 
 /// <summary>
 /// Writes a file so that readers see either the old content or the new, never a part: a temporary file in the same
 /// folder, flushed to disk, renamed over the target, then the folder itself flushed so the rename survives a crash.
 /// </summary>
-internal static partial class AtomicFile
+public static partial class AtomicFile
 {
-    public static void Write(string path, ReadOnlySpan<byte> content)
+    public static void Write(string path, ReadOnlySpan<byte> content) => Write(path, content, syncDirectory: true);
+
+    /// <summary>
+    /// As <see cref="Write(string, ReadOnlySpan{byte})"/>; with <paramref name="syncDirectory"/> false the folder is not
+    /// flushed, for a caller that writes many files into one folder and flushes it once (<see cref="SyncDirectory"/>).
+    /// </summary>
+    public static void Write(string path, ReadOnlySpan<byte> content, bool syncDirectory)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
@@ -30,7 +36,10 @@ internal static partial class AtomicFile
             throw;
         }
 
-        SyncDirectory(dir);
+        if (syncDirectory)
+        {
+            SyncDirectory(dir);
+        }
     }
 
     /// <summary>Flushes a folder's entries (the rename) to disk.</summary>
