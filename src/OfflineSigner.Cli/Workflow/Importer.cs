@@ -30,14 +30,14 @@ internal static class Importer
 
         if (manifest.Dialect == Dialect.Notary && !string.Equals(manifest.Repository.Gun, gun, StringComparison.Ordinal))
         {
-            throw new OfflineSignerException($"the bundle was built for repository '{manifest.Repository.Gun}', not '{gun}': import it into the repository it was exported from");
+            throw new ImportRefusedException($"the bundle was built for repository '{manifest.Repository.Gun}', not '{gun}': import it into the repository it was exported from");
         }
 
         if (manifest.IsNewRepository)
         {
             if (current is not null)
             {
-                throw new OfflineSignerException("the bundle creates a new repository, but the repository already exists (it has a root): refusing to replace it");
+                throw new ImportRefusedException("the bundle creates a new repository, but the repository already exists (it has a root): refusing to replace it");
             }
         }
         else
@@ -55,7 +55,7 @@ internal static class Importer
             var sha = Convert.ToHexStringLower(SHA256.HashData(currentRootFile));
             if (sha != manifest.Repository.TrustedRootSha256)
             {
-                throw new OfflineSignerException(
+                throw new ImportRefusedException(
                     $"the bundle was built against trusted root version {manifest.Repository.TrustedRootVersion} (SHA-256 {manifest.Repository.TrustedRootSha256}), but the repository's root is version {current.Root.Signed.Version} (SHA-256 {sha}): "
                     + "it belongs to another repository or was overtaken by a later import; export a new bundle");
             }
