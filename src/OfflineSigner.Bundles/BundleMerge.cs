@@ -138,16 +138,28 @@ public static class BundleMerge
                 md.AddSignature(s.ToSignature(bundle.Manifest.Dialect));
             }
 
-            var statuses = authorities.Select(a =>
-            {
-                var v = Verifier.Verify(a.Name, a.Role, a.Keys, md);
-                return new RequirementStatus(a.Name, a.Role.Threshold, [.. v.Signers.Select(k => k.KeyId)], [.. v.Missing.Select(k => k.KeyId)], v.Problems);
-            }).ToList();
-            var extra = statuses.Where(s => s.SignedBy.Count > s.Threshold).Select(s => $"{s.Name}: {s.SignedBy.Count} signatures, {s.Threshold} needed (all kept)").ToList();
-            result.Add(new ItemStatus(item, md, authorities, statuses, extra));
+            result.Add(Count(item, md, authorities));
         }
 
         return result;
+    }
+
+    /// <summary>The item's thresholds counted again, after signatures were added to <see cref="ItemStatus.Merged"/>.</summary>
+    public static ItemStatus Recount(ItemStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        return Count(status.Item, status.Merged, status.Authorities);
+    }
+
+    private static ItemStatus Count(BundleItem item, Metadata<Signed> md, IReadOnlyList<Authority> authorities)
+    {
+        var statuses = authorities.Select(a =>
+        {
+            var v = Verifier.Verify(a.Name, a.Role, a.Keys, md);
+            return new RequirementStatus(a.Name, a.Role.Threshold, [.. v.Signers.Select(k => k.KeyId)], [.. v.Missing.Select(k => k.KeyId)], v.Problems);
+        }).ToList();
+        var extra = statuses.Where(s => s.SignedBy.Count > s.Threshold).Select(s => $"{s.Name}: {s.SignedBy.Count} signatures, {s.Threshold} needed (all kept)").ToList();
+        return new ItemStatus(item, md, authorities, statuses, extra);
     }
 
     private static bool IsTopLevel(string role) => Root.TopLevelRoles.Contains(role, StringComparer.Ordinal);

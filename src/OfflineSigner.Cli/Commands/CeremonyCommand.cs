@@ -19,7 +19,7 @@ internal static class CeremonyCommand
         var bundle = new Option<string>("--bundle") { Description = "The request bundle from 'export --new' (on the USB stick)", Required = true };
         var rootKeys = new Option<string[]>("--root-key") { Description = "A root key URI on this machine (repeat: one per key holder)", Required = true };
         var threshold = new Option<int>("--threshold") { Description = "How many root keys must sign (default 1)", DefaultValueFactory = _ => 1 };
-        var targetsKeys = new Option<string[]>("--targets-key") { Description = "A targets key URI (repeat; default: the root keys)" };
+        var targetsKeys = new Option<string[]>("--targets-key") { Description = "A targets key URI (repeat; default: the online targets key the request bundle carries, else the root keys)" };
         var targetsThreshold = new Option<int>("--targets-threshold") { Description = "How many targets keys must sign (default 1)", DefaultValueFactory = _ => 1 };
         var expires = new Option<string?>("--expires") { Description = "Expiry of the first root (default 365d); targets get 90d" };
         var socket = SignCommand.SocketOption();
@@ -43,6 +43,7 @@ internal static class CeremonyCommand
             var request = new ExportRequest { Expires = p.GetValue(expires) };
             var root = Root.Create(dialect, Exporter.ExpiresFor(request, now, "root"), consistentSnapshot: true);
             using var daemon = new DaemonSession(DaemonSession.SocketFrom(p.GetValue(socket)));
+            var offlineTargets = true;
             var console = new OperatorConsole(true, p.GetValue(pinFd), p.GetValue(json));
             try
             {
@@ -55,7 +56,9 @@ internal static class CeremonyCommand
                     root.AddKey("root", Exporter.ParseKey(System.Text.Encoding.UTF8.GetBytes(keyJson), dialect));
                 }
 
-                foreach (var uri in p.GetValue(targetsKeys) is { Length: > 0 } t ? t : rootUris)
+                var onlineTargets = manifest.ContextOf("online-key").FirstOrDefault(c => c.Role == "targets");
+                var targetsUris = p.GetValue(targetsKeys) is { Length: > 0 } t ? t : onlineTargets is null ? rootUris : [];
+                foreach (var uri in targetsUris)
                 {
                     var (keyJson, _) = await KeysCommand.PublicKeyAsync(daemon, uri, dialect, ct).ConfigureAwait(false);
                     var key = Exporter.ParseKey(System.Text.Encoding.UTF8.GetBytes(keyJson), dialect);
@@ -63,6 +66,13 @@ internal static class CeremonyCommand
                     {
                         root.AddKey("targets", key);
                     }
+                }
+
+                if (targetsUris.Length == 0)
+                {
+                    // The targets key is online (notary's repository key): the first targets is made at import.
+                    root.AddKey("targets", Exporter.ParseKey(b.Read(onlineTargets!.File.Path), dialect));
+                    offlineTargets = false;
                 }
             }
             finally
@@ -83,8 +93,11 @@ internal static class CeremonyCommand
             var rootMd = Metadata<Root>.Create(root).As<Signed>();
             var rootPath = BundleNames.ItemPath(BundleManifest.ItemId(0));
             builder.AddItem("root", rootMd, rootPath, null, null);
-            var targets = Targets.Create(dialect, Exporter.ExpiresFor(new ExportRequest(), now, "targets"));
-            builder.AddItem("targets", Metadata<Targets>.Create(targets).As<Signed>(), rootPath, null, null);
+            if (offlineTargets)
+            {
+                var targets = Targets.Create(dialect, Exporter.ExpiresFor(new ExportRequest(), now, "targets"));
+                builder.AddItem("targets", Metadata<Targets>.Create(targets).As<Signed>(), rootPath, null, null);
+            }
             var next = builder.Manifest(manifest.Created);
             b.AddItems(next, builder.NewContent(manifest), now, ("root_keys", string.Join(",", root.Roles["root"].KeyIds)), ("threshold", p.GetValue(threshold).ToString(System.Globalization.CultureInfo.InvariantCulture)));
             BundleCommands.WriteManifest(b.Dir, next, p.GetValue(json));

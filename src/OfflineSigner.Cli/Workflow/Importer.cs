@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using OfflineSigner.Bundles;
 using OfflineSigner.Cli.Repositories;
+using OfflineSigner.Signing;
 using OfflineSigner.Tuf;
+using OfflineSigner.Tuf.Crypto;
 
 namespace OfflineSigner.Cli.Workflow;
 
@@ -19,7 +21,17 @@ internal sealed record ImportPlan(RepositoryState State, IReadOnlyList<ItemStatu
 /// </summary>
 internal static class Importer
 {
-    public static ImportPlan Plan(Bundle bundle, RepositoryState? current, byte[]? currentRootFile, string? gun, DateTimeOffset now)
+    /// <summary>The repository's state with the bundle merged in; throws <see cref="ImportRefusedException"/> when anything does not hold.</summary>
+    /// <param name="bundle">The opened bundle.</param>
+    /// <param name="current">The repository's verified state, or null when there is none yet.</param>
+    /// <param name="currentRootFile">The exact bytes of its current root, whose SHA-256 the bundle must name.</param>
+    /// <param name="gun">Notary: the repository's GUN.</param>
+    /// <param name="now">The time expiry is checked at.</param>
+    /// <param name="online">
+    /// The online key (--online-key), if given: it signs the items whose thresholds list it (notary's targets key, as
+    /// `docker trust` keeps it online), and a new repository's first targets when its root gives targets to it.
+    /// </param>
+    public static ImportPlan Plan(Bundle bundle, RepositoryState? current, byte[]? currentRootFile, string? gun, DateTimeOffset now, IKeySigner? online = null)
     {
         ArgumentNullException.ThrowIfNull(bundle);
         var manifest = bundle.Manifest;
@@ -61,7 +73,24 @@ internal static class Importer
             }
         }
 
-        var statuses = BundleMerge.Evaluate(bundle);
+        var statuses = BundleMerge.Evaluate(bundle).ToList();
+        if (online is not null)
+        {
+            var onlineKey = PublicKey.FromSubjectPublicKeyInfo(online.SubjectPublicKeyInfo.Span);
+            for (var i = 0; i < statuses.Count; i++)
+            {
+                var s = statuses[i];
+                var key = s.Authorities.Zip(s.Requirements).Where(p => !p.Second.Met)
+                    .SelectMany(p => p.First.Role.KeyIds.Where(p.First.Keys.ContainsKey).Select(id => p.First.Keys[id]))
+                    .FirstOrDefault(k => onlineKey.Equals(k.PublicKey));
+                if (key is not null)
+                {
+                    s.Merged.SignWith(online, key);
+                    statuses[i] = BundleMerge.Recount(s);
+                }
+            }
+        }
+
         var incomplete = statuses.Where(s => !s.Complete).ToList();
         if (incomplete.Count > 0)
         {
@@ -130,9 +159,18 @@ internal static class Importer
             changed.Add(item.Role);
         }
 
+        if (state.Targets is null && online is not null
+            && state.Root.Signed.RoleKeys("targets").FirstOrDefault(k => PublicKey.FromSubjectPublicKeyInfo(online.SubjectPublicKeyInfo.Span).Equals(k.PublicKey)) is { } targetsKey)
+        {
+            // The first targets of a repository whose targets key is online: empty, signed here.
+            state.Targets = Metadata<Targets>.Create(Targets.Create(state.Dialect, Exporter.ExpiresFor(new ExportRequest(), now, "targets")));
+            state.Targets.SignWith(online, targetsKey);
+            changed.Add("targets");
+        }
+
         if (state.Targets is null)
         {
-            throw new ImportRefusedException("a new repository needs its first targets metadata in the bundle");
+            throw new ImportRefusedException("a new repository needs its first targets metadata: in the bundle, or made at import with --online-key when the root gives targets to the online key");
         }
 
         // A root rotation can change the keys of targets; what the new root says must still hold for them.

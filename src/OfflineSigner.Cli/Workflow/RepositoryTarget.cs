@@ -108,15 +108,17 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
     public override async Task<ImportResult> ImportAsync(Bundle bundle, string? onlineKeyFile, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var loaded = await LoadAsync(cancellationToken).ConfigureAwait(false);
-        var plan = Importer.Plan(bundle, loaded?.State, loaded?.RootFile, null, now);
         if (onlineKeyFile is null)
         {
             throw new OfflineSignerException("a TUF repository's snapshot and timestamp are re-signed at import: pass --online-key FILE (the PKCS#8 PEM key the root lists for them)");
         }
 
-        var state = plan.State;
+        ImportPlan plan;
+        RepositoryState state;
         using (var online = SoftwareKeySigner.LoadPkcs8Pem(onlineKeyFile))
         {
+            plan = Importer.Plan(bundle, loaded?.State, loaded?.RootFile, null, now, online);
+            state = plan.State;
             var snapshotKey = OnlineKey(state.Root.Signed, "snapshot", online.PublicKey);
             var timestampKey = OnlineKey(state.Root.Signed, "timestamp", online.PublicKey);
             state.RefreshSnapshot(Exporter.ExpiresFor(new ExportRequest(), now, "snapshot"));
@@ -164,7 +166,7 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
         return new ImportResult(plan.ChangedRoles, state.Root.Signed.Version, [.. files.Select(f => "metadata/" + f.Name)], [$"snapshot version {state.Snapshot.Signed.Version}, timestamp version {expectedTimestamp} signed with the online key"]);
     }
 
-    private static Key OnlineKey(Root root, string role, PublicKey key) =>
+    internal static Key OnlineKey(Root root, string role, PublicKey key) =>
         root.RoleKeys(role).FirstOrDefault(k => k.PublicKey is not null && k.PublicKey.Equals(key))
         ?? throw new OfflineSignerException($"--online-key is not a {role} key of root version {root.Version} ({string.Join(", ", root.Roles[role].KeyIds)})");
 }
