@@ -136,12 +136,35 @@ public sealed class Bundle
                 {
                     var innerName = Path.GetFileName(inner);
                     var relative = name + "/" + innerName;
+                    var innerEntry = FileEntry.Of(inner);
+                    if (name == BundleNames.Signatures)
+                    {
+                        // signatures/KEYID/ITEM.json: a folder per key, plain files inside.
+                        if (!innerEntry.IsDirectory || !BundleNames.IsKeyIdFolder(innerName))
+                        {
+                            throw new BundleException($"\"{relative}\" is {(innerEntry.IsDirectory ? "not named by a key id" : innerEntry.TypeName)}; signatures/ holds one folder per key id (refusing the bundle)");
+                        }
+
+                        foreach (var file in Directory.EnumerateFileSystemEntries(inner))
+                        {
+                            var fileName = Path.GetFileName(file);
+                            if (BundleNames.ParseSignatureName(fileName) is null)
+                            {
+                                throw new BundleException($"\"{relative}/{fileName}\" is not named ITEM.json{(fileName.StartsWith('.') ? " (a temporary file left by an interrupted write? delete it and sign again)" : string.Empty)}; refusing the bundle");
+                            }
+
+                            Add(relative + "/" + fileName, FileEntry.Of(file));
+                        }
+
+                        continue;
+                    }
+
                     if (!BundleNames.IsSafeName(innerName))
                     {
                         throw new BundleException($"\"{relative}\" is not a name a bundle uses{(innerName.StartsWith('.') ? " (a temporary file left by an interrupted write? delete it and sign again)" : string.Empty)}; refusing the bundle");
                     }
 
-                    Add(relative, FileEntry.Of(inner));
+                    Add(relative, innerEntry);
                 }
             }
             else if (name is BundleNames.Manifest or BundleNames.Transcript)
@@ -200,8 +223,8 @@ public sealed class Bundle
         var sigs = new List<DetachedSignature>();
         foreach (var relative in found.Keys.Where(k => k.StartsWith(BundleNames.Signatures + "/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
-            var parsed = BundleNames.ParseSignatureName(relative[(BundleNames.Signatures.Length + 1)..])
-                ?? throw new BundleException($"{relative} is not named ITEM.KEYID.json; refusing the bundle");
+            var parts = relative.Split('/');
+            var parsed = (ItemId: BundleNames.ParseSignatureName(parts[2])!, KeyId: parts[1]);
             var item = manifest.FindItem(parsed.ItemId)
                 ?? throw new BundleException($"{relative} is a signature for item {parsed.ItemId}, which the manifest does not list");
             var sig = DetachedSignature.Parse(ReadChecked(dir, relative, limits), relative, manifest.Dialect);
@@ -262,6 +285,11 @@ public sealed class Bundle
             signatures.Add(s);
             Index(s);
             progress?.Report(++written);
+        }
+
+        foreach (var folder in added.Select(s => Path.GetDirectoryName(Path.Combine(Dir, s.FileName))!).Distinct(StringComparer.Ordinal))
+        {
+            AtomicFile.SyncDirectory(folder);
         }
 
         AtomicFile.SyncDirectory(Path.Combine(Dir, BundleNames.Signatures));

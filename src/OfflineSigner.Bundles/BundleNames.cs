@@ -25,13 +25,20 @@ public static partial class BundleNames
 
     public static string DelegatorContextPath(string id) => $"{Context}/delegator.{id}.json";
 
-    public static string SignaturePath(string itemId, string keyId) => $"{Signatures}/{itemId}.{keyId}.json";
+    /// <summary>
+    /// signatures/KEYID/ITEM.json: one folder per signing key, so that short names keep FAT32's 65,534 directory
+    /// entries per folder enough for 16,384 items per signer (a long name costs one entry per 13 characters).
+    /// </summary>
+    public static string SignaturePath(string itemId, string keyId) => $"{Signatures}/{keyId}/{itemId}.json";
 
-    /// <summary>The item id and key id a signature file's name carries, or null when the name is not one.</summary>
-    public static (string ItemId, string KeyId)? ParseSignatureName(string fileName)
+    /// <summary>Whether a folder name under signatures/ is a key id.</summary>
+    public static bool IsKeyIdFolder(string name) => KeyIdName().IsMatch(name);
+
+    /// <summary>The item id a signature file's name carries, or null when the name is not one.</summary>
+    public static string? ParseSignatureName(string fileName)
     {
         var m = SignatureName().Match(fileName);
-        return m.Success ? (m.Groups[1].Value, m.Groups[2].Value) : null;
+        return m.Success ? m.Groups[1].Value : null;
     }
 
     /// <summary>Refuses a path that is absolute, has '..', '.', empty or unsafe components, or is outside the bundle's folders.</summary>
@@ -48,9 +55,9 @@ public static partial class BundleNames
             throw new BundleException($"{where}: \"{path}\" has an empty, '.' or '..' component");
         }
 
-        if (parts.Length != 2 || !Folders.Contains(parts[0], StringComparer.Ordinal) || !SafeName().IsMatch(parts[1]))
+        if (parts.Length != 2 || parts[0] == Signatures || !Folders.Contains(parts[0], StringComparer.Ordinal) || !SafeName().IsMatch(parts[1]))
         {
-            throw new BundleException($"{where}: \"{path}\" is not a bundle file name (items/, context/ or signatures/ followed by lower-case letters, digits, '.', '_', '-')");
+            throw new BundleException($"{where}: \"{path}\" is not a bundle file name (items/ or context/ followed by lower-case letters, digits, '.', '_', '-')");
         }
     }
 
@@ -59,6 +66,9 @@ public static partial class BundleNames
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,119}(?<![. ])$", RegexOptions.CultureInvariant)]
     private static partial Regex SafeName();
 
-    [GeneratedRegex("^([0-9]{5})\\.([0-9a-f]{16,128})\\.json$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^([0-9]{5})\\.json$", RegexOptions.CultureInvariant)]
     private static partial Regex SignatureName();
+
+    [GeneratedRegex("^[0-9a-f]{16,128}$", RegexOptions.CultureInvariant)]
+    private static partial Regex KeyIdName();
 }

@@ -38,7 +38,7 @@ public sealed class TufRefusalTests(SoftHsm hsm)
 
         static void Edit(string file, Func<string, string> change) => File.WriteAllText(file, change(File.ReadAllText(file)));
         static string Item(string b) => Path.Combine(b, "items", "00001.json");
-        static string Sig(string b) => Directory.EnumerateFiles(Path.Combine(b, "signatures")).Single();
+        static string Sig(string b) => Directory.EnumerateFiles(Path.Combine(b, "signatures"), "*", SearchOption.AllDirectories).Single();
 
         Refused("tampered-item", b => Edit(Item(b), t => t.Replace("\"version\":2", "\"version\":3", StringComparison.Ordinal)), "changed after export");
         Refused("tampered-signature", b => Edit(Sig(b), t => System.Text.RegularExpressions.Regex.Replace(t, "(\"sig\": \"[0-9a-f]+)([0-9a-f])\"", m => m.Groups[1].Value + (m.Groups[2].Value == "0" ? "1" : "0") + "\"")), "0 of 1");

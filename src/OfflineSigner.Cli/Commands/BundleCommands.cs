@@ -24,13 +24,15 @@ internal static class BundleCommands
         var delegation = new Option<string[]>("--delegation") { Description = "A delegation of the --role targets (or delegated role) whose keys change; created when new; its role is re-signed in the bundle" };
         var paths = new Option<string[]>("--paths") { Description = "A new delegation's path patterns (default NAME/*)" };
         var allDelegated = new Option<bool>("--all-delegated") { Description = "Also re-sign every delegated role (hash bins)" };
+        var hashBins = new Option<int?>("--hash-bins") { Description = "Delegate targets to 2^BITS succinct hash bins (TAP 15; 14 = 16,384 bins as PEP 458) signed by the --add-key key(s); every bin is a new role in the bundle" };
+        var binPrefix = new Option<string>("--bin-prefix") { Description = "The hash bins' name prefix (default bins)", DefaultValueFactory = _ => "bins" };
         var isNew = new Option<bool>("--new") { Description = "A request for a new repository: carries the online keys' public keys to the air-gapped side for 'ceremony init-root'" };
         var onlineKey = new Option<string?>("--online-key") { Description = "TUF --new: the online key (PEM, private or public) that signs snapshot and timestamp" };
         var name = new Option<string?>("--name") { Description = "TUF: the repository's name in the manifest (default: the folder's name)" };
         var json = JsonOption();
         var cmd = new Command("export", "Build the next version(s) of role(s) from a repository or notary server and write them, unsigned, into a bundle for the air-gapped side.\n" + ExitCodes.Help)
         {
-            repo, notary, gun, output, roles, expires, addKey, removeKey, threshold, keyRole, delegation, paths, allDelegated, isNew, onlineKey, name, json,
+            repo, notary, gun, output, roles, expires, addKey, removeKey, threshold, keyRole, delegation, paths, allDelegated, hashBins, binPrefix, isNew, onlineKey, name, json,
         };
         cmd.SetAction((p, ct) => Task.FromResult(CommandSupport.Guard(async () =>
         {
@@ -45,6 +47,8 @@ internal static class BundleCommands
                 Delegations = p.GetValue(delegation) ?? [],
                 DelegationPaths = p.GetValue(paths) ?? [],
                 AllDelegated = p.GetValue(allDelegated),
+                HashBinBits = p.GetValue(hashBins),
+                BinPrefix = p.GetValue(binPrefix)!,
             };
             var target = RepositoryTarget.FromOptions(p.GetValue(repo), p.GetValue(notary), p.GetValue(gun));
             var outDir = p.GetValue(output)!;

@@ -29,6 +29,11 @@ internal sealed record ExportRequest
     public IReadOnlyList<string> DelegationPaths { get; init; } = [];
 
     public bool AllDelegated { get; init; }
+
+    /// <summary>Succinct hash-bin delegations (TAP 15) of targets: 2^bits bins, each a new role in the bundle.</summary>
+    public int? HashBinBits { get; init; }
+
+    public string BinPrefix { get; init; } = "bins";
 }
 
 /// <summary>
@@ -70,6 +75,16 @@ internal static partial class Exporter
         var trustedPath = builder.AddTrustedRoot();
         var keyChanges = request.AddKeyFiles.Count > 0 || request.RemoveKeyIds.Count > 0 || request.Threshold is not null;
         var roles = request.Roles.ToList();
+        if (request.HashBinBits is not null && !roles.Contains("targets"))
+        {
+            roles.Add("targets");
+        }
+
+        if (roles.Count == 0 && request.AllDelegated)
+        {
+            roles.AddRange(state.Delegated.Keys);
+        }
+
         if (roles.Count == 0)
         {
             roles.Add(request.Delegations.Count > 0 ? DelegatorOf(dialect) : keyChanges ? "root" : throw new OfflineSignerException("name the role(s) to sign with --role (root, targets, or a delegated role)"));
@@ -77,11 +92,12 @@ internal static partial class Exporter
 
         if (request.AllDelegated)
         {
-            roles.AddRange(state.Delegated.Keys.Where(r => !roles.Contains(r)));
+            var named = roles.ToHashSet(StringComparer.Ordinal);
+            roles.AddRange(state.Delegated.Keys.Where(r => !named.Contains(r)));
         }
 
         var addKeys = request.AddKeyFiles.Select(f => ReadKeyFile(f, dialect)).ToList();
-        if (keyChanges && request.Delegations.Count == 0 && !roles.Contains("root"))
+        if (keyChanges && request.Delegations.Count == 0 && request.HashBinBits is null && !roles.Contains("root"))
         {
             throw new OfflineSignerException("--add-key, --remove-key and --threshold change root keys (with --role root) or a delegation's keys (with --delegation NAME)");
         }
@@ -107,6 +123,21 @@ internal static partial class Exporter
                 case "targets":
                     var targets = Copy<Targets>(state.Targets ?? throw new OfflineSignerException("the repository has no targets metadata"), dialect);
                     Bump(targets.Signed, request, now, "targets");
+                    if (request.HashBinBits is int bits)
+                    {
+                        if (bits is < 1 or > 16 || addKeys.Count == 0)
+                        {
+                            throw new OfflineSignerException("--hash-bins BITS (1 to 16) needs the bins' key(s) with --add-key");
+                        }
+
+                        targets.Signed.SetSuccinctDelegations(addKeys, request.Threshold ?? 1, bits, request.BinPrefix);
+                        foreach (var bin in targets.Signed.Delegations!.RoleNames())
+                        {
+                            newDelegated[bin] = Metadata<Targets>.Create(Targets.Create(dialect, ExpiresFor(request, now, "delegated")));
+                            delegatedToResign.Add(bin);
+                        }
+                    }
+
                     if (request.Delegations.Count > 0)
                     {
                         foreach (var delegation in request.Delegations)
@@ -133,7 +164,7 @@ internal static partial class Exporter
             throw new OfflineSignerException("--delegation changes a delegation of the top-level targets role: add --role targets (delegations of delegated roles: name the delegating role with --role)");
         }
 
-        foreach (var role in order.Where(r => !Root.TopLevelRoles.Contains(r)).Concat(delegatedToResign.Where(d => !order.Contains(d))).Distinct(StringComparer.Ordinal))
+        foreach (var role in order.Where(r => !Root.TopLevelRoles.Contains(r)).Concat(delegatedToResign).Distinct(StringComparer.Ordinal))
         {
             Metadata<Targets> md;
             byte[]? previous = null;
