@@ -23,6 +23,7 @@ internal static class CliApp
         root.Subcommands.Add(SignCommand.Create());
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(CeremonyCommand.Create());
+        root.Subcommands.Add(RotateCommand.Create());
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
