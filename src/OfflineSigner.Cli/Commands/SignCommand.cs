@@ -86,11 +86,15 @@ internal static class SignCommand
 
         console.Info($"key {keyUri} ({keyInfo.Algorithm}, device serial {(keyInfo.DeviceSerial.Length > 0 ? keyInfo.DeviceSerial : "-")}) may sign {todo.Count} of {statuses.Count} items{(already > 0 ? $" ({already} signed before)" : string.Empty)}");
         var clock = Stopwatch.StartNew();
+        var rpc = new Stopwatch();
         var previews = new List<PreviewResponse>(todo.Count);
         var progress = console.Progress("preview", todo.Count);
         foreach (var (s, _) in todo)
         {
-            var preview = await daemon.Client.PreviewAsync(Request(bundle, s.Item, keyUri), DaemonSession.Call(ct)).ConfigureAwait(false);
+            var previewRequest = Request(bundle, s.Item, keyUri);
+            rpc.Start();
+            var preview = await daemon.Client.PreviewAsync(previewRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
+            rpc.Stop();
             var sha = Convert.ToHexStringLower(preview.SignedSha256.Span);
             if (sha != s.Item.SignedSha256)
             {
@@ -102,6 +106,8 @@ internal static class SignCommand
         }
 
         var previewTime = clock.Elapsed;
+        var previewRpc = rpc.Elapsed;
+        rpc.Reset();
         ShowPreviews(todo, previews, json);
         console.Confirm($"Sign {todo.Count} item(s) of bundle {bundle.Manifest.BundleId} with {keyUri}?");
         var pin = console.ReadPin(keyUri);
@@ -115,14 +121,15 @@ internal static class SignCommand
             {
                 var (s, listed) = todo[i];
                 OperatorConsole.TouchPrompt(keyUri, keyInfo.DeviceSerial);
-                var response = await daemon.Client.SignAsync(
-                    new SignRequest
-                    {
-                        Request = Request(bundle, s.Item, keyUri),
-                        ExpectedSha256 = previews[i].SignedSha256,
-                        Pin = UnsafeByteOperations.UnsafeWrap(pin),
-                    },
-                    DaemonSession.Call(ct)).ConfigureAwait(false);
+                var signRequest = new SignRequest
+                {
+                    Request = Request(bundle, s.Item, keyUri),
+                    ExpectedSha256 = previews[i].SignedSha256,
+                    Pin = UnsafeByteOperations.UnsafeWrap(pin),
+                };
+                rpc.Start();
+                var response = await daemon.Client.SignAsync(signRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
+                rpc.Stop();
 
                 // Verify before anything is written: the signature must be by the key the metadata lists, over these bytes.
                 var signed = s.Merged.SignedBytes();
@@ -169,6 +176,8 @@ internal static class SignCommand
                 w.WriteNumber("items", after.Count);
                 w.WriteNumber("preview_seconds", previewTime.TotalSeconds);
                 w.WriteNumber("sign_seconds", signTime.TotalSeconds);
+                w.WriteNumber("preview_rpc_seconds", previewRpc.TotalSeconds);
+                w.WriteNumber("sign_rpc_seconds", rpc.Elapsed.TotalSeconds);
                 w.WriteEndObject();
             });
         }
