@@ -75,9 +75,10 @@ public sealed class NotaryWorkflowTests(SoftHsm hsm)
         Assert.Equal("hello.txt", Assert.Single(fresh.List(Gun)).Name);
         Assert.Equal(2, CachedRootVersion(fresh));
 
-        // A delegation made offline (targets/releases, key rel-1 in SoftHSM2), then its key rotated to rel-2.
+        // A delegation made offline as `docker trust signer add` makes it (targets/releases, an x509 certificate made
+        // by key rel-1 in SoftHSM2), then its key rotated to rel-2.
         var b3 = w.Path("b3");
-        w.Ok(["export", .. notary, "--role", "targets", "--delegation", "targets/releases", "--paths", "releases/", "--add-key", w.PublicKeyFile("rel-1", "notary"), "--out", b3]);
+        w.Ok(["export", .. notary, "--role", "targets", "--delegation", "targets/releases", "--paths", "releases/", "--add-key", DelegationCertificate(w, "rel-1"), "--out", b3]);
         w.Sign(b3, "rel-1");
         w.Ok(["import", "--bundle", b3, .. notary, "--online-key", targetsPem]);
         var delegation = Assert.Single(cached.ListDelegations(Gun));
@@ -85,12 +86,22 @@ public sealed class NotaryWorkflowTests(SoftHsm hsm)
         Assert.Equal([w.KeyId("rel-1", notary: true)], delegation.KeyIds);
 
         var b4 = w.Path("b4");
-        w.Ok(["export", .. notary, "--role", "targets", "--delegation", "targets/releases", "--remove-key", w.KeyId("rel-1", notary: true), "--add-key", w.PublicKeyFile("rel-2", "notary"), "--out", b4]);
+        var targets3 = Metadata<Targets>.Parse(server.GetTrustFile(Gun, "targets.json"));
+        var rel1 = Assert.Single(targets3.Signed.Delegations!.FindRole("targets/releases")!.KeyIds);
+        Assert.Equal("ecdsa-x509", targets3.Signed.Delegations.Keys[rel1].KeyType);
+        w.Ok(["export", .. notary, "--role", "targets", "--delegation", "targets/releases", "--remove-key", rel1, "--add-key", DelegationCertificate(w, "rel-2"), "--out", b4]);
         w.Sign(b4, "rel-2");
         w.Ok(["import", "--bundle", b4, .. notary, "--online-key", targetsPem]);
         Assert.Equal([w.KeyId("rel-2", notary: true)], Assert.Single(cached.ListDelegations(Gun)).KeyIds);
         Assert.Equal([w.KeyId("rel-2", notary: true)], Assert.Single(cached.WithTrustDir(w.Path("trust-fresh-2")).ListDelegations(Gun)).KeyIds);
         Assert.Equal("hello.txt", Assert.Single(cached.List(Gun)).Name);
+    }
+
+    private static string DelegationCertificate(Workflow w, string label)
+    {
+        var file = w.Path(label + ".x509.json");
+        w.OkWithPin("keys", "public", "--key", w.KeyUri(label), "--dialect", "notary", "--certificate", label, "--out", file);
+        return file;
     }
 
     /// <summary>The key id under which a root lists the certificate of a daemon key (matched by public key).</summary>

@@ -53,6 +53,11 @@ internal static class BundleCommands
             var target = RepositoryTarget.FromOptions(p.GetValue(repo), p.GetValue(notary), p.GetValue(gun));
             var outDir = p.GetValue(output)!;
             var now = DateTimeOffset.UtcNow;
+            if (!p.GetValue(json))
+            {
+                Console.Error.WriteLine($"export: reading and verifying {target.Describe()}");
+            }
+
             BundleManifest manifest;
             if (p.GetValue(isNew))
             {
@@ -87,8 +92,15 @@ internal static class BundleCommands
         };
         cmd.SetAction((p, ct) => Task.FromResult(CommandSupport.Guard(async () =>
         {
+            var quiet = p.GetValue(json);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var b = Bundle.Open(p.GetValue(bundle)!, limits.Read(p));
             var target = RepositoryTarget.FromOptions(p.GetValue(repo), p.GetValue(notary), p.GetValue(gun));
+            if (!quiet)
+            {
+                Console.Error.WriteLine($"import: bundle {b.Manifest.BundleId} read and checked ({b.Manifest.Items.Count} items, {b.Signatures.Count} signatures, {clock.Elapsed.TotalSeconds:0.0} s); verifying against {target.Describe()}");
+            }
+
             var result = await target.ImportAsync(b, p.GetValue(onlineKey), DateTimeOffset.UtcNow, ct).ConfigureAwait(false);
             try
             {

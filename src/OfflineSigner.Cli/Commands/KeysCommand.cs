@@ -133,12 +133,13 @@ internal static class KeysCommand
         var key = new Option<string>("--key") { Description = "The key's URI", Required = true };
         var dialect = new Option<string>("--dialect") { Description = "tuf (default) or notary", DefaultValueFactory = _ => "tuf" };
         var gun = new Option<string?>("--gun") { Description = "Notary root keys: make the x509 root certificate (CN = GUN) with the key (asks for the PIN)" };
+        var certificate = new Option<string?>("--certificate") { Description = "Notary delegation keys: make an x509 certificate with CN = NAME with the key, as `docker trust signer add` takes one (asks for the PIN)" };
         var output = new Option<string>("--out") { Description = "The key object file to write (for 'export --add-key' or 'ceremony init-root')", Required = true };
         var pinFd = SignCommand.PinFdOption();
         var json = BundleCommands.JsonOption();
         var cmd = new Command("public", "Write a key's public key object in a dialect, to carry to the online side (--add-key). With --gun, a notary root certificate made by the key.\n" + ExitCodes.Help)
         {
-            socket, key, dialect, gun, output, pinFd, json,
+            socket, key, dialect, gun, certificate, output, pinFd, json,
         };
         cmd.SetAction((p, ct) => Task.FromResult(CommandSupport.Guard(async () =>
         {
@@ -149,8 +150,13 @@ internal static class KeysCommand
                 "notary" => Tuf.Dialect.Notary,
                 var other => throw new OfflineSignerException($"--dialect: '{other}' is neither tuf nor notary"),
             };
-            var (keyJson, keyId) = p.GetValue(gun) is { } g
-                ? await RootCertificateKeyAsync(daemon, p.GetValue(key)!, g, new OperatorConsole(true, p.GetValue(pinFd), true), ct).ConfigureAwait(false)
+            if (p.GetValue(gun) is not null && p.GetValue(certificate) is not null)
+            {
+                throw new OfflineSignerException("--gun (a root certificate) and --certificate (a delegation certificate) exclude each other");
+            }
+
+            var (keyJson, keyId) = (p.GetValue(gun) ?? p.GetValue(certificate)) is { } cn
+                ? await RootCertificateKeyAsync(daemon, p.GetValue(key)!, cn, new OperatorConsole(true, p.GetValue(pinFd), true), ct).ConfigureAwait(false)
                 : await PublicKeyAsync(daemon, p.GetValue(key)!, d, ct).ConfigureAwait(false);
             AtomicFile.Write(p.GetValue(output)!, System.Text.Encoding.UTF8.GetBytes(keyJson + "\n"));
             if (p.GetValue(json))
