@@ -49,6 +49,7 @@ key() { echo "pkcs11:token=bundlebench;object=$1"; }
 for k in root targets bins; do cli keys generate --backend softhsm --label $k --pin-fd 3 3<"$work/user.pin" >/dev/null; done
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/online.pem" 2>/dev/null
 repo=$work/repo
+export OFFLINE_SIGNER_TIMINGS=1
 sign() { cli sign --bundle "$1" --key "$(key "$2")" --yes --pin-fd 3 --json 3<"$work/user.pin"; }
 now() { date +%s.%N; }
 
@@ -67,11 +68,11 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Measured: every bin re-signed (routine signing), end to end.
 t0=$(now)
-cli export --repo "$repo" --all-delegated --out "$work/b-resign" >/dev/null
+cli export --repo "$repo" --all-delegated --out "$work/b-resign" 2>"$work/export.err" >/dev/null
 t1=$(now)
 sign "$work/b-resign" bins > "$work/sign.json"
 t2=$(now)
-cli import --bundle "$work/b-resign" --repo "$repo" --online-key "$work/online.pem" >/dev/null
+cli import --bundle "$work/b-resign" --repo "$repo" --online-key "$work/online.pem" 2>"$work/import.err" >/dev/null
 t3=$(now)
 cli verify-chain "$repo/metadata" >/dev/null
 cd "$repo/metadata"
@@ -97,6 +98,29 @@ print("%.6f" % ((time.perf_counter() - start) / n * 1000))
 PY
 )
 
+# The file system's own cost for the same number of small files (an export writes 2 per role: the item and its
+# previous version), from Python in the same run: create, one syncfs, rename.
+fsfloor=$(/usr/bin/python3 - "$work/fsfloor" "$((2 * roles))" <<'PY'
+import ctypes, os, sys, time
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d)
+start = time.perf_counter()
+for i in range(n):
+    with open(f"{d}/.f{i}.tmp", "wb") as f:
+        f.write(b"x" * 600)
+fd = os.open(d, os.O_RDONLY)
+libc.syncfs(fd)
+for i in range(n):
+    os.rename(f"{d}/.f{i}.tmp", f"{d}/f{i}")
+os.fsync(fd)
+print("%.3f" % (time.perf_counter() - start))
+PY
+)
+rm -rf "$work/fsfloor"
+echo "file system floor: $fsfloor s to create $((2 * roles)) small files (Python, same run)"
+echo "export phases:"; grep '^timing:' "$work/export.err" | sed 's/^timing: /  /'
+echo "import phases:"; grep '^timing:' "$work/import.err" | sed 's/^timing: /  /'
 python3 - "$work/sign.json" "$roles" "$t0" "$t1" "$t2" "$t3" "$t4" "$token" "$load" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); roles = int(sys.argv[2])

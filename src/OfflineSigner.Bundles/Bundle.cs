@@ -66,12 +66,12 @@ public sealed class Bundle
             Directory.CreateDirectory(Path.Combine(dir, folder));
         }
 
-        foreach (var (path, bytes) in content)
+        foreach (var path in content.Keys)
         {
             BundleNames.CheckRelativePath(path, "export");
-            AtomicFile.Write(Path.Combine(dir, path), bytes, syncDirectory: false);
         }
 
+        AtomicFile.WriteMany([.. content.Select(c => (Path.Combine(dir, c.Key), c.Value))]);
         foreach (var folder in BundleNames.Folders)
         {
             AtomicFile.SyncDirectory(Path.Combine(dir, folder));
@@ -278,20 +278,14 @@ public sealed class Bundle
             }
         }
 
-        var written = 0;
+        AtomicFile.WriteMany([.. added.Select(s => (Path.Combine(Dir, s.FileName), s.ToBytes(Manifest.Dialect)))]);
         foreach (var s in added)
         {
-            AtomicFile.Write(Path.Combine(Dir, s.FileName), s.ToBytes(Manifest.Dialect), syncDirectory: false);
             signatures.Add(s);
             Index(s);
-            progress?.Report(++written);
         }
 
-        foreach (var folder in added.Select(s => Path.GetDirectoryName(Path.Combine(Dir, s.FileName))!).Distinct(StringComparer.Ordinal))
-        {
-            AtomicFile.SyncDirectory(folder);
-        }
-
+        progress?.Report(added.Count);
         AtomicFile.SyncDirectory(Path.Combine(Dir, BundleNames.Signatures));
         var list = string.Concat(added.Select(s => s.ItemId + " " + s.SignedSha256 + "\n"));
         var first = added[0];
@@ -334,10 +328,10 @@ public sealed class Bundle
                 throw new BundleException($"{path} exists in the bundle; refusing to overwrite it");
             }
 
-            AtomicFile.Write(Path.Combine(Dir, path), bytes, syncDirectory: false);
             files[path] = bytes;
         }
 
+        AtomicFile.WriteMany([.. content.Select(c => (Path.Combine(Dir, c.Key), c.Value))]);
         foreach (var folder in BundleNames.Folders)
         {
             AtomicFile.SyncDirectory(Path.Combine(Dir, folder));

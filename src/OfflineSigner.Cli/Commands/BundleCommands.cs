@@ -94,7 +94,12 @@ internal static class BundleCommands
         {
             var quiet = p.GetValue(json);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var b = Bundle.Open(p.GetValue(bundle)!, limits.Read(p));
+            Bundle b;
+            using (Timings.Measure("open and check the bundle"))
+            {
+                b = Bundle.Open(p.GetValue(bundle)!, limits.Read(p));
+            }
+
             var target = RepositoryTarget.FromOptions(p.GetValue(repo), p.GetValue(notary), p.GetValue(gun));
             if (!quiet)
             {

@@ -175,15 +175,15 @@ internal sealed partial class TufRepository
             }
         }
 
-        foreach (var (name, bytes) in files)
+        foreach (var (name, _) in files)
         {
             if (name.Contains('/', StringComparison.Ordinal) || name.StartsWith('.'))
             {
                 throw new ArgumentException($"metadata file name {name}", nameof(files));
             }
-
-            AtomicFile.Write(Path.Combine(staging, name), bytes, syncDirectory: false);
         }
+
+        AtomicFile.WriteMany([.. files.Select(f => (Path.Combine(staging, f.Name), f.Bytes))]);
 
         AtomicFile.SyncDirectory(staging);
         try

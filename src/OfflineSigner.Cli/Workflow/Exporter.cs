@@ -186,6 +186,7 @@ internal static partial class Exporter
             builder.AddItem(role, md.As<Signed>(), topTrust, previous, delegatorPath);
         }
 
+        using var phase = Timings.Measure("write the bundle");
         return builder.Write(
             outDir,
             now,

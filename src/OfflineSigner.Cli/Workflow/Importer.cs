@@ -73,7 +73,12 @@ internal static class Importer
             }
         }
 
-        var statuses = BundleMerge.Evaluate(bundle).ToList();
+        List<ItemStatus> statuses;
+        using (Timings.Measure("merge: count every item's signatures"))
+        {
+            statuses = [.. BundleMerge.Evaluate(bundle)];
+        }
+
         if (online is not null)
         {
             var onlineKey = PublicKey.FromSubjectPublicKeyInfo(online.SubjectPublicKeyInfo.Span);

@@ -85,6 +85,7 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
             return Task.FromResult<LoadedRepository?>(null);
         }
 
+        using var phase = Timings.Measure("load and verify the repository");
         var repo = TufRepository.Load(dir);
         return Task.FromResult<LoadedRepository?>(new LoadedRepository(repo.State, repo.RootFileBytes));
     }
@@ -117,8 +118,13 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
         RepositoryState state;
         using (var online = SoftwareKeySigner.LoadPkcs8Pem(onlineKeyFile))
         {
-            plan = Importer.Plan(bundle, loaded?.State, loaded?.RootFile, null, now, online);
+            using (Timings.Measure("merge signatures and check every item"))
+            {
+                plan = Importer.Plan(bundle, loaded?.State, loaded?.RootFile, null, now, online);
+            }
+
             state = plan.State;
+            using var phase = Timings.Measure("new snapshot and timestamp");
             var snapshotKey = OnlineKey(state.Root.Signed, "snapshot", online.PublicKey);
             var timestampKey = OnlineKey(state.Root.Signed, "timestamp", online.PublicKey);
             state.RefreshSnapshot(Exporter.ExpiresFor(new ExportRequest(), now, "snapshot"));
@@ -153,9 +159,11 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
         files.Add(("timestamp.json", RepositoryState.FileBytes(state.Timestamp!)));
         var expectedRoot = state.Root.Signed.Version;
         var expectedTimestamp = state.Timestamp!.Signed.Version;
+        using var commit = Timings.Measure("stage, verify the staged metadata, swap in");
         TufRepository.Commit(dir, files, staged =>
         {
             // The folder about to be swapped in must verify as a whole, as a client would walk it.
+            using var verify = Timings.Measure("verify the staged metadata");
             var check = TufRepository.LoadMetadata(dir, staged);
             if (check.State.Root.Signed.Version != expectedRoot || check.State.Timestamp?.Signed.Version != expectedTimestamp)
             {
