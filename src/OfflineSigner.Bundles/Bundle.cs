@@ -121,10 +121,28 @@ public sealed class Bundle
             found.Add(relative, entry);
         }
 
+        var leftovers = new List<string>();
+        bool Leftover(string relative, string name, FileEntry entry)
+        {
+            // An interrupted atomic write leaves its temporary file: never read, reported, removed by the next write.
+            if (BundleNames.IsTemporaryName(name) && entry.IsRegular)
+            {
+                leftovers.Add(relative);
+                return true;
+            }
+
+            return false;
+        }
+
         foreach (var path in Directory.EnumerateFileSystemEntries(dir))
         {
             var name = Path.GetFileName(path);
             var entry = FileEntry.Of(path);
+            if (Leftover(name, name, entry))
+            {
+                continue;
+            }
+
             if (BundleNames.Folders.Contains(name, StringComparer.Ordinal))
             {
                 if (!entry.IsDirectory)
@@ -137,6 +155,11 @@ public sealed class Bundle
                     var innerName = Path.GetFileName(inner);
                     var relative = name + "/" + innerName;
                     var innerEntry = FileEntry.Of(inner);
+                    if (Leftover(relative, innerName, innerEntry))
+                    {
+                        continue;
+                    }
+
                     if (name == BundleNames.Signatures)
                     {
                         // signatures/KEYID/ITEM.json: a folder per key, plain files inside.
@@ -148,6 +171,11 @@ public sealed class Bundle
                         foreach (var file in Directory.EnumerateFileSystemEntries(inner))
                         {
                             var fileName = Path.GetFileName(file);
+                            if (Leftover(relative + "/" + fileName, fileName, FileEntry.Of(file)))
+                            {
+                                continue;
+                            }
+
                             if (BundleNames.ParseSignatureName(fileName) is null)
                             {
                                 throw new BundleException($"\"{relative}/{fileName}\" is not named ITEM.json{(fileName.StartsWith('.') ? " (a temporary file left by an interrupted write? delete it and sign again)" : string.Empty)}; refusing the bundle");
@@ -254,7 +282,19 @@ public sealed class Bundle
         var transcript = found.ContainsKey(BundleNames.Transcript)
             ? Transcript.Parse(ReadChecked(dir, BundleNames.Transcript, limits), BundleNames.Transcript)
             : throw new BundleException("the bundle has no transcript.jsonl");
-        return new Bundle(dir, manifest, fileBytes, sigs, transcript);
+        return new Bundle(dir, manifest, fileBytes, sigs, transcript) { LeftoverTemporaryFiles = leftovers };
+    }
+
+    /// <summary>Temporary files of interrupted writes found (and skipped) when the bundle was opened.</summary>
+    public IReadOnlyList<string> LeftoverTemporaryFiles { get; private init; } = [];
+
+    /// <summary>Removes the temporary files of interrupted writes (they were never part of the bundle).</summary>
+    public void RemoveLeftovers()
+    {
+        foreach (var relative in LeftoverTemporaryFiles)
+        {
+            File.Delete(Path.Combine(Dir, relative));
+        }
     }
 
     /// <summary>
@@ -278,6 +318,7 @@ public sealed class Bundle
             }
         }
 
+        RemoveLeftovers();
         AtomicFile.WriteMany([.. added.Select(s => (Path.Combine(Dir, s.FileName), s.ToBytes(Manifest.Dialect)))]);
         foreach (var s in added)
         {
@@ -343,8 +384,11 @@ public sealed class Bundle
     }
 
     /// <summary>Records an event (an import, a publication) in the transcript.</summary>
-    public void Record(DateTimeOffset time, string @event, params (string Key, string Value)[] details) =>
+    public void Record(DateTimeOffset time, string @event, params (string Key, string Value)[] details)
+    {
+        RemoveLeftovers();
         AtomicFile.Write(Path.Combine(Dir, BundleNames.Transcript), Transcript.Append(time, @event, details));
+    }
 
     private static string Describe(IEnumerable<string> roles)
     {

@@ -63,11 +63,17 @@ public static partial class BundleNames
 
     public static bool IsSafeName(string name) => SafeName().IsMatch(name);
 
+    /// <summary>A temporary file of an interrupted atomic write (.NAME.HEX12.tmp): never read, skipped when a bundle is opened.</summary>
+    public static bool IsTemporaryName(string name) => TemporaryName().IsMatch(name);
+
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,119}(?<![. ])$", RegexOptions.CultureInvariant)]
     private static partial Regex SafeName();
 
     [GeneratedRegex("^([0-9]{5})\\.json$", RegexOptions.CultureInvariant)]
     private static partial Regex SignatureName();
+
+    [GeneratedRegex("^\\.[a-z0-9][a-z0-9._-]{0,119}\\.[0-9a-f]{12}\\.tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex TemporaryName();
 
     [GeneratedRegex("^[0-9a-f]{16,128}$", RegexOptions.CultureInvariant)]
     private static partial Regex KeyIdName();

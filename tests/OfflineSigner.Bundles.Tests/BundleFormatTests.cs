@@ -73,4 +73,13 @@ public sealed class BundleFormatTests
     [InlineData("name.", false)]
     [InlineData("", false)]
     public void Names_are_safe_on_fat32_and_exfat(string name, bool safe) => Assert.Equal(safe, BundleNames.IsSafeName(name));
+
+    [Theory]
+    [InlineData(".transcript.jsonl.0123456789ab.tmp", true)]
+    [InlineData(".00001.json.0123456789ab.tmp", true)]
+    [InlineData(".00001.json.0123456789ab.tmp.json", false)]
+    [InlineData(".hidden", false)]
+    [InlineData("..0123456789ab.tmp", false)]
+    public void Only_the_temporary_files_of_our_own_atomic_writes_are_skipped(string name, bool temporary) =>
+        Assert.Equal(temporary, BundleNames.IsTemporaryName(name));
 }

@@ -101,6 +101,11 @@ internal static class BundleCommands
             }
 
             var target = RepositoryTarget.FromOptions(p.GetValue(repo), p.GetValue(notary), p.GetValue(gun));
+            if (b.LeftoverTemporaryFiles.Count > 0)
+            {
+                Console.Error.WriteLine($"note: {b.LeftoverTemporaryFiles.Count} temporary file(s) of an interrupted write in the bundle were skipped ({string.Join(", ", b.LeftoverTemporaryFiles.Take(3))}); they are removed when the transcript is next written");
+            }
+
             if (!quiet)
             {
                 Console.Error.WriteLine($"import: bundle {b.Manifest.BundleId} read and checked ({b.Manifest.Items.Count} items, {b.Signatures.Count} signatures, {clock.Elapsed.TotalSeconds:0.0} s); verifying against {target.Describe()}");
