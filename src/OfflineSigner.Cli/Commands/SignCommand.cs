@@ -87,11 +87,12 @@ internal static class SignCommand
         console.Info($"key {keyUri} ({keyInfo.Algorithm}, device serial {(keyInfo.DeviceSerial.Length > 0 ? keyInfo.DeviceSerial : "-")}) may sign {todo.Count} of {statuses.Count} items{(already > 0 ? $" ({already} signed before)" : string.Empty)}");
         var clock = Stopwatch.StartNew();
         var rpc = new Stopwatch();
+        var shared = new Dictionary<string, ByteString>(StringComparer.Ordinal);
         var previews = new List<PreviewResponse>(todo.Count);
         var progress = console.Progress("preview", todo.Count);
         foreach (var (s, _) in todo)
         {
-            var previewRequest = Request(bundle, s.Item, keyUri);
+            var previewRequest = Request(bundle, s.Item, keyUri, shared);
             rpc.Start();
             var preview = await daemon.Client.PreviewAsync(previewRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
             rpc.Stop();
@@ -123,7 +124,7 @@ internal static class SignCommand
                 OperatorConsole.TouchPrompt(keyUri, keyInfo.DeviceSerial);
                 var signRequest = new SignRequest
                 {
-                    Request = Request(bundle, s.Item, keyUri),
+                    Request = Request(bundle, s.Item, keyUri, shared),
                     ExpectedSha256 = previews[i].SignedSha256,
                     Pin = UnsafeByteOperations.UnsafeWrap(pin),
                 };
@@ -190,8 +191,24 @@ internal static class SignCommand
     }
 
     /// <summary>The daemon's request for an item: the item, and what the bundle carries to check it.</summary>
-    public static SigningRequest Request(Bundle bundle, BundleItem item, string keyUri)
+    public static SigningRequest Request(Bundle bundle, BundleItem item, string keyUri, Dictionary<string, ByteString>? shared = null)
     {
+        // The trusted root and the delegator are the same few files for thousands of items: copied once.
+        ByteString Bytes(string path)
+        {
+            if (shared is null)
+            {
+                return ByteString.CopyFrom(bundle.Read(path));
+            }
+
+            if (!shared.TryGetValue(path, out var b))
+            {
+                shared[path] = b = ByteString.CopyFrom(bundle.Read(path));
+            }
+
+            return b;
+        }
+
         var request = new SigningRequest
         {
             Metadata = ByteString.CopyFrom(bundle.Read(item.File.Path)),
@@ -202,7 +219,7 @@ internal static class SignCommand
         // A first root is checked against itself: there is no trusted root yet.
         if (item.TrustedRoot != item.File.Path)
         {
-            request.TrustedRoot = ByteString.CopyFrom(bundle.Read(item.TrustedRoot));
+            request.TrustedRoot = Bytes(item.TrustedRoot);
         }
 
         if (item.Previous is not null)
@@ -212,7 +229,7 @@ internal static class SignCommand
 
         if (item.Delegator is not null)
         {
-            request.Delegator = ByteString.CopyFrom(bundle.Read(item.Delegator));
+            request.Delegator = Bytes(item.Delegator);
         }
 
         if (bundle.Manifest.Repository.Gun is { } gun)
