@@ -132,4 +132,29 @@ public sealed class TufWorkflowTests(SoftHsm hsm)
         var transcript = File.ReadAllLines(System.IO.Path.Combine(bundle, "transcript.jsonl"));
         Assert.Equal(["export", "sign", "sign", "sign", "import"], transcript.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("event").GetString()));
     }
+
+    [Fact]
+    public void Without_the_online_key_import_writes_the_signed_roles_and_leaves_snapshot_and_timestamp_to_the_repository_s_service()
+    {
+        using var w = new Workflow(hsm);
+        var repo = w.Path("repo");
+        w.CreateTufRepository(repo, ["root-a"], 1, "targets-1");
+        var metadata = Path.Combine(repo, "metadata");
+        var timestamp = File.ReadAllBytes(Path.Combine(metadata, "timestamp.json"));
+        var bundle = w.Path("targets-2");
+        w.Ok("export", "--repo", repo, "--role", "targets", "--out", bundle);
+        w.Sign(bundle, "targets-1");
+        var r = w.Ok("import", "--bundle", bundle, "--repo", repo);
+        Assert.Contains("left to the repository's own service", r.StdOut, StringComparison.Ordinal);
+
+        // The signed targets is there, verified; snapshot and timestamp are untouched, so clients still see version 1.
+        var targets2 = Metadata<Targets>.Parse(File.ReadAllBytes(Path.Combine(metadata, "2.targets.json")));
+        var root = Metadata<Root>.Parse(File.ReadAllBytes(Path.Combine(metadata, "1.root.json")));
+        Assert.True(Verifier.VerifyTopLevel(root.Signed, targets2).Verified);
+        Assert.Equal(timestamp, File.ReadAllBytes(Path.Combine(metadata, "timestamp.json")));
+        Assert.False(File.Exists(Path.Combine(metadata, "2.snapshot.json")));
+        var tufjs = TufJs.Refresh(repo, Path.Combine(metadata, "1.root.json"));
+        Assert.True(tufjs.Ok, tufjs.ToString());
+        Assert.Equal(1, tufjs.TargetsVersion);
+    }
 }

@@ -83,7 +83,7 @@ internal static class BundleCommands
         var repo = new Option<string?>("--repo") { Description = "A TUF specification repository folder (created for a new-repository bundle)" };
         var notary = new Option<string?>("--notary") { Description = "A notary server's URL (with --gun)" };
         var gun = new Option<string?>("--gun") { Description = "Notary: the repository's GUN" };
-        var onlineKey = new Option<string?>("--online-key") { Description = "TUF: the online key (PKCS#8 PEM) that signs the new snapshot and timestamp" };
+        var onlineKey = new Option<string?>("--online-key") { Description = "The online key (PKCS#8 PEM): TUF, it signs the new snapshot and timestamp (without it they are left to the repository's own service); notary, the targets key when it is online" };
         var limits = LimitOptions();
         var json = JsonOption();
         var cmd = new Command("import", "Verify a signed bundle (thresholds, cross-signatures, versions, expiry, that it was built for this repository and its trusted root), merge the signatures, and write the repository atomically or publish to the notary server in one request.\n" + ExitCodes.Help)

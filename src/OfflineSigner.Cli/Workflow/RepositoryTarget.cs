@@ -109,15 +109,28 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
     public override async Task<ImportResult> ImportAsync(Bundle bundle, string? onlineKeyFile, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var loaded = await LoadAsync(cancellationToken).ConfigureAwait(false);
-        if (onlineKeyFile is null)
+        if (onlineKeyFile is null && loaded is null)
         {
-            throw new OfflineSignerException("a TUF repository's snapshot and timestamp are re-signed at import: pass --online-key FILE (the PKCS#8 PEM key the root lists for them)");
+            throw new OfflineSignerException("a new TUF repository needs its first snapshot and timestamp: pass --online-key FILE (the PKCS#8 PEM key the root lists for them)");
         }
 
         ImportPlan plan;
         RepositoryState state;
-        using (var online = SoftwareKeySigner.LoadPkcs8Pem(onlineKeyFile))
+        var leftToService = onlineKeyFile is null;
+        if (leftToService)
         {
+            // Snapshot and timestamp are the repository's own service's (tuf-on-ci, RSTUF...): the signed roles are
+            // written beside the current ones, and clients see them once the service publishes a snapshot naming them.
+            using (Timings.Measure("merge signatures and check every item"))
+            {
+                plan = Importer.Plan(bundle, loaded!.State, loaded.RootFile, null, now);
+            }
+
+            state = plan.State;
+        }
+        else
+        {
+            using var online = SoftwareKeySigner.LoadPkcs8Pem(onlineKeyFile!);
             using (Timings.Measure("merge signatures and check every item"))
             {
                 plan = Importer.Plan(bundle, loaded?.State, loaded?.RootFile, null, now, online);
@@ -155,10 +168,14 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
             files.Add(($"{md.Signed.Version.ToString(CultureInfo.InvariantCulture)}.{role}.json", RepositoryState.FileBytes(md)));
         }
 
-        files.Add(($"{state.Snapshot!.Signed.Version.ToString(CultureInfo.InvariantCulture)}.snapshot.json", RepositoryState.FileBytes(state.Snapshot)));
-        files.Add(("timestamp.json", RepositoryState.FileBytes(state.Timestamp!)));
+        if (!leftToService)
+        {
+            files.Add(($"{state.Snapshot!.Signed.Version.ToString(CultureInfo.InvariantCulture)}.snapshot.json", RepositoryState.FileBytes(state.Snapshot)));
+            files.Add(("timestamp.json", RepositoryState.FileBytes(state.Timestamp!)));
+        }
+
         var expectedRoot = state.Root.Signed.Version;
-        var expectedTimestamp = state.Timestamp!.Signed.Version;
+        var expectedTimestamp = leftToService ? loaded!.State.Timestamp?.Signed.Version : state.Timestamp!.Signed.Version;
         using var commit = Timings.Measure("stage, verify the staged metadata, swap in");
         TufRepository.Commit(dir, files, staged =>
         {
@@ -171,7 +188,10 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
             }
         });
         Directory.CreateDirectory(Path.Combine(dir, "targets"));
-        return new ImportResult(plan.ChangedRoles, state.Root.Signed.Version, [.. files.Select(f => "metadata/" + f.Name)], [$"snapshot version {state.Snapshot.Signed.Version}, timestamp version {expectedTimestamp} signed with the online key"]);
+        var note = leftToService
+            ? "snapshot and timestamp left to the repository's own service (no --online-key): clients see the new versions once it publishes a snapshot naming them"
+            : $"snapshot version {state.Snapshot!.Signed.Version}, timestamp version {expectedTimestamp} signed with the online key";
+        return new ImportResult(plan.ChangedRoles, state.Root.Signed.Version, [.. files.Select(f => "metadata/" + f.Name)], [note]);
     }
 
     internal static Key OnlineKey(Root root, string role, PublicKey key) =>
