@@ -116,8 +116,9 @@ internal static class BundleCommands
             {
                 b.Record(DateTimeOffset.UtcNow, "import", ("target", target.Describe()), ("roles", string.Join(",", result.Roles.Take(8))), ("root_version", result.RootVersion.ToString(CultureInfo.InvariantCulture)));
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                // A read-only or pulled stick: the import itself is done and stays done.
                 Console.Error.WriteLine($"note: the import is complete, but it could not be recorded in the bundle's transcript ({e.Message})");
             }
 
