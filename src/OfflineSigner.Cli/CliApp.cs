@@ -11,7 +11,7 @@ internal static class CliApp
     public static int Run(string[] args)
     {
         var root = new RootCommand("offline-signer: prepare, check and publish TUF metadata signed offline.\n"
-            + "Exit codes: 0 success, 1 verification failed, 2 bad input or usage.");
+            + ExitCodes.Help);
         root.Subcommands.Add(VerifyChainCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(ShowCommand.Create());
@@ -19,7 +19,13 @@ internal static class CliApp
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(DaemonCommand.Create());
-        root.Subcommands.Add(CeremonyCommand.Create());
+        root.Subcommands.Add(BundleCommands.Export());
+        root.Subcommands.Add(BundleCommands.Import());
+        root.Subcommands.Add(BundleCommands.Status());
+        root.Subcommands.Add(SignCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
+        root.Subcommands.Add(CeremonyCommand.Create(InitRootCommand.Create()));
+        root.Subcommands.Add(RotateCommand.Create());
         foreach (var version in root.Options.OfType<VersionOption>())
         {
             version.Action = new PrintVersion();

@@ -87,6 +87,19 @@ public sealed class WritingTests : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_s_meta_replaced_at_once_holds_exactly_the_new_entries_and_reads_back()
+    {
+        var snapshot = Snapshot.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(7));
+        snapshot.SetMeta("gone.json", new JsonObject { { "version", 1L } });
+        snapshot.ReplaceMeta(Enumerable.Range(0, 1000).Select(i => ($"bins-{i:x3}.json", new JsonObject { { "version", (long)i + 1 } })));
+        Assert.Equal(1000, snapshot.Meta.Count);
+        Assert.False(snapshot.Meta.ContainsKey("gone.json"));
+        Assert.Equal(500, snapshot.Meta["bins-1f3.json"].Version);
+        var back = Metadata<Snapshot>.Parse(Metadata<Snapshot>.Create(snapshot).ToBytes());
+        Assert.Equal(1000, back.Signed.Meta.Count);
+    }
+
+    [Fact]
     public void A_second_key_id_for_the_same_key_does_not_count_twice()
     {
         var a = NewKey(Dialect.TufSpecification);

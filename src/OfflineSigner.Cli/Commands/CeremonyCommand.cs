@@ -4,7 +4,7 @@ using System.Text.Json;
 using OfflineSigner.Ceremony.Reports;
 using OfflineSigner.Ceremony.Scripts;
 using OfflineSigner.Ceremony.Transcripts;
-using OfflineSigner.Cli.Repositories;
+using OfflineSigner.Bundles;
 using OfflineSigner.Signing;
 
 namespace OfflineSigner.Cli.Commands;

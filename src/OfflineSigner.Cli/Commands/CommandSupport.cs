@@ -17,6 +17,31 @@ internal static class CommandSupport
         {
             return body();
         }
+        catch (Workflow.ImportRefusedException e)
+        {
+            Console.Error.WriteLine("refused: " + e.Message);
+            return ExitCodes.VerificationFailed;
+        }
+        catch (Bundles.BundleException e)
+        {
+            Console.Error.WriteLine("refused: " + e.Message);
+            return ExitCodes.VerificationFailed;
+        }
+        catch (Repositories.NotaryServerException e)
+        {
+            Console.Error.WriteLine("error: the notary server: " + e.Message);
+            return ExitCodes.Unavailable;
+        }
+        catch (Protocol.Client.DaemonRpcException e)
+        {
+            Console.Error.WriteLine("error: the daemon: " + e.Message + DaemonHint(e));
+            return ExitCodes.Unavailable;
+        }
+        catch (Workflow.DeclinedException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.Declined;
+        }
         catch (OfflineSignerException e)
         {
             Console.Error.WriteLine("error: " + e.Message);
@@ -33,6 +58,17 @@ internal static class CommandSupport
             return ExitCodes.BadInput;
         }
     }
+
+    /// <summary>Runs an asynchronous command body under <see cref="Guard(Func{int})"/>.</summary>
+    public static int Guard(Func<Task<int>> body) => Guard(() => body().GetAwaiter().GetResult());
+
+    private static string DaemonHint(Protocol.Client.DaemonRpcException e) => e.Status switch
+    {
+        Protocol.Grpc.StatusCode.Unavailable => " (is offline-signerd running? check 'offline-signer daemon status --socket PATH' or set $OFFLINE_SIGNER_SOCKET)",
+        Protocol.Grpc.StatusCode.PermissionDenied => " (your user is not allowed on the daemon's socket: see daemon.allowedUids / allowedGids)",
+        Protocol.Grpc.StatusCode.Unauthenticated => " (the PIN was refused: check it; the token's retry counter is shown by 'offline-signer daemon status')",
+        _ => string.Empty,
+    };
 
     /// <summary>Reads and parses a metadata file; errors name the file.</summary>
     public static Metadata<Signed> ReadMetadata(string path, MetadataParseOptions? options = null)

@@ -1,3 +1,4 @@
+using OfflineSigner.Bundles;
 using System.Buffers;
 using System.Security.Cryptography;
 using OfflineSigner.Tuf;
@@ -130,18 +131,8 @@ internal sealed class RepositoryState
             entries.AddRange(Delegated.Select(d => (d.Key + ".json", new JsonObject { { "version", d.Value.Signed.Version } })));
         }
 
-        foreach (var name in snapshot.Meta.Keys.ToList())
-        {
-            if (entries.All(e => e.Name != name))
-            {
-                ((JsonObject)snapshot.Json["meta"]).Remove(name);
-            }
-        }
-
-        foreach (var (name, entry) in entries)
-        {
-            snapshot.SetMeta(name, entry);
-        }
+        // Entries for roles that are gone are dropped; one rebuild, linear in the number of roles.
+        snapshot.ReplaceMeta(entries);
 
         Snapshot = Metadata<Snapshot>.Create(snapshot);
     }

@@ -491,6 +491,23 @@ public sealed class Snapshot : Signed
         Reload();
     }
 
+    /// <summary>
+    /// Replaces <c>meta</c> with <paramref name="entries"/> in one step (one reload, so a snapshot of 16,384 hash bins
+    /// is rebuilt in linear time).
+    /// </summary>
+    public void ReplaceMeta(IEnumerable<(string Name, JsonObject Entry)> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var meta = new JsonObject();
+        foreach (var (name, entry) in entries)
+        {
+            meta.Set(name, entry);
+        }
+
+        Json.Set("meta", meta);
+        Reload();
+    }
+
     private protected override void LoadRole(string path)
     {
         var mp = Fields.Child(path, "meta");

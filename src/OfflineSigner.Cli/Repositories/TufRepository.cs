@@ -1,0 +1,276 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using OfflineSigner.Bundles;
+using OfflineSigner.Tuf;
+
+namespace OfflineSigner.Cli.Repositories;
+
+/// <summary>
+/// A TUF specification repository in a folder, laid out as python-tuf and tuf-on-ci lay it out with consistent
+/// snapshots: metadata/N.root.json for every root version and root.json, VERSION.ROLE.json for targets, delegated
+/// roles and snapshot, timestamp.json. Loading checks every signature (not expiry: an expired repository must
+/// still be loadable to be re-signed). Updates are committed all at once (see <see cref="Commit"/>).
+/// </summary>
+internal sealed partial class TufRepository
+{
+    private TufRepository(string dir, RepositoryState state, byte[] rootFile)
+    {
+        Dir = dir;
+        State = state;
+        RootFileBytes = rootFile;
+    }
+
+    public string Dir { get; }
+
+    public RepositoryState State { get; }
+
+    /// <summary>The current root as stored (metadata/root.json), whose SHA-256 identifies the trusted root.</summary>
+    public byte[] RootFileBytes { get; }
+
+    public string RootSha256 => Convert.ToHexStringLower(SHA256.HashData(RootFileBytes));
+
+    public static string MetadataDir(string dir) => Path.Combine(dir, "metadata");
+
+    public static bool Exists(string dir) => File.Exists(Path.Combine(MetadataDir(dir), "1.root.json"));
+
+    public static TufRepository Load(string dir) => LoadMetadata(dir, MetadataDir(dir));
+
+    /// <summary>Loads and verifies the repository whose metadata folder is <paramref name="meta"/>.</summary>
+    public static TufRepository LoadMetadata(string dir, string meta)
+    {
+        if (!File.Exists(Path.Combine(meta, "1.root.json")))
+        {
+            throw new OfflineSignerException($"{dir} is not a TUF repository: {Path.Combine(meta, "1.root.json")} is missing (create one with 'offline-signer export --new')");
+        }
+
+        var state = new RepositoryState(Dialect.TufSpecification);
+        byte[] last = [];
+        for (var v = 1L; ; v++)
+        {
+            var path = Path.Combine(meta, $"{v}.root.json");
+            if (!File.Exists(path))
+            {
+                break;
+            }
+
+            last = Commands.CommandSupport.ReadFile(path);
+            var root = Parse<Root>(last, path);
+            if (root.Signed.Version != v)
+            {
+                throw new OfflineSignerException($"{path} holds root version {root.Signed.Version}");
+            }
+
+            if (state.Roots.Count == 0)
+            {
+                Verifier.ThrowIfNotVerified(Verifier.VerifyTopLevel(root.Signed, root));
+            }
+            else
+            {
+                var step = Verifier.VerifyRootUpdate(state.Root, root);
+                if (!step.Verified)
+                {
+                    throw new OfflineSignerException($"{path} does not verify against root version {v - 1}: the repository's root chain is broken");
+                }
+            }
+
+            state.Roots.Add(root);
+        }
+
+        var rootJson = Commands.CommandSupport.ReadFile(Path.Combine(meta, "root.json"));
+        if (!rootJson.AsSpan().SequenceEqual(last))
+        {
+            throw new OfflineSignerException($"{Path.Combine(meta, "root.json")} is not the newest N.root.json (version {state.Root.Signed.Version})");
+        }
+
+        var rootSigned = state.Root.Signed;
+        var timestampPath = Path.Combine(meta, "timestamp.json");
+        if (File.Exists(timestampPath))
+        {
+            state.Timestamp = Parse<Timestamp>(Commands.CommandSupport.ReadFile(timestampPath), timestampPath);
+            Check(Verifier.VerifyTopLevel(rootSigned, state.Timestamp), timestampPath);
+            var snapshotVersion = state.Timestamp.Signed.SnapshotMeta.Version
+                ?? throw new OfflineSignerException($"{timestampPath} names no snapshot version");
+            var snapshotPath = Path.Combine(meta, $"{snapshotVersion}.snapshot.json");
+            var snapshotBytes = Commands.CommandSupport.ReadFile(snapshotPath);
+            state.Snapshot = Parse<Snapshot>(snapshotBytes, snapshotPath);
+            Check(Verifier.VerifyTopLevel(rootSigned, state.Snapshot), snapshotPath);
+            CheckMeta(state.Timestamp.Signed.SnapshotMeta, snapshotBytes, snapshotPath);
+            foreach (var (name, entry) in state.Snapshot.Signed.Meta)
+            {
+                var role = name.EndsWith(".json", StringComparison.Ordinal) ? name[..^5] : throw new OfflineSignerException($"{snapshotPath}: meta entry \"{name}\" is not ROLE.json");
+                var path = Path.Combine(meta, $"{entry.Version}.{role}.json");
+                var bytes = Commands.CommandSupport.ReadFile(path);
+                CheckMeta(entry, bytes, path);
+                var md = Parse<Targets>(bytes, path);
+                if (role == "targets")
+                {
+                    state.Targets = md;
+                }
+                else
+                {
+                    state.Delegated[role] = md;
+                }
+            }
+
+            if (state.Targets is null)
+            {
+                throw new OfflineSignerException($"{snapshotPath} lists no targets.json");
+            }
+
+            Check(Verifier.VerifyTopLevel(rootSigned, state.Targets), "targets");
+            foreach (var (name, md) in state.Delegated)
+            {
+                var delegator = FindDelegator(state, name)
+                    ?? throw new OfflineSignerException($"delegated role '{name}' is listed in the snapshot, but no targets role delegates to it");
+                Check(Verifier.VerifyDelegated(name, delegator, md), name);
+            }
+        }
+
+        return new TufRepository(dir, state, last);
+    }
+
+    /// <summary>The targets metadata that delegates to <paramref name="role"/> (targets itself or a delegated role).</summary>
+    public static Targets? FindDelegator(RepositoryState state, string role)
+    {
+        if (state.Targets?.Signed.Delegations?.FindRole(role) is not null)
+        {
+            return state.Targets.Signed;
+        }
+
+        return state.Delegated.Values.Select(d => d.Signed).FirstOrDefault(t => t.Delegations?.FindRole(role) is not null);
+    }
+
+    /// <summary>
+    /// Replaces metadata/ with a copy that has <paramref name="files"/> added or replaced, in one step a reader or a
+    /// crash cannot split: the copy is built in a staging folder beside it (unchanged files hard-linked, new ones
+    /// written and flushed), then swapped with metadata/ by renameat2(RENAME_EXCHANGE) and the repository folder
+    /// flushed. Whatever point a kill hits, metadata/ is either the old folder or the new one; a staging folder left
+    /// behind is removed by the next commit.
+    /// </summary>
+    public static void Commit(string dir, IReadOnlyList<(string Name, byte[] Bytes)> files, Action<string>? verifyStaged = null)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var full = Path.GetFullPath(dir);
+        Directory.CreateDirectory(full);
+        RemoveLeftovers(full);
+        var meta = MetadataDir(full);
+        var staging = Path.Combine(full, ".metadata.staging." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+        Directory.CreateDirectory(staging);
+        var exists = Directory.Exists(meta);
+        if (exists)
+        {
+            foreach (var file in Directory.EnumerateFiles(meta))
+            {
+                var name = Path.GetFileName(file);
+                if (name.StartsWith('.'))
+                {
+                    continue;
+                }
+
+                var target = Path.Combine(staging, name);
+                if (Link(file, target) != 0)
+                {
+                    File.Copy(file, target);
+                }
+            }
+        }
+
+        foreach (var (name, _) in files)
+        {
+            if (name.Contains('/', StringComparison.Ordinal) || name.StartsWith('.'))
+            {
+                throw new ArgumentException($"metadata file name {name}", nameof(files));
+            }
+        }
+
+        AtomicFile.WriteMany([.. files.Select(f => (Path.Combine(staging, f.Name), f.Bytes))]);
+
+        AtomicFile.SyncDirectory(staging);
+        try
+        {
+            verifyStaged?.Invoke(staging);
+        }
+        catch
+        {
+            Directory.Delete(staging, recursive: true);
+            throw;
+        }
+
+        if (exists)
+        {
+            if (RenameAt2(AtFdCwd, staging, AtFdCwd, meta, RenameExchange) != 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                Directory.Delete(staging, recursive: true);
+                throw new IOException($"cannot swap in the new metadata folder (renameat2 RENAME_EXCHANGE failed, errno {errno}); the file system of {full} must support it (ext4, xfs, btrfs, tmpfs do). Nothing was changed.");
+            }
+        }
+        else
+        {
+            Directory.Move(staging, meta);
+        }
+
+        AtomicFile.SyncDirectory(full);
+        if (exists)
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>Staging folders of an earlier commit that was interrupted: never the repository's state, so they go.</summary>
+    public static void RemoveLeftovers(string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return;
+        }
+
+        foreach (var d in Directory.EnumerateDirectories(dir, ".metadata.staging.*"))
+        {
+            Directory.Delete(d, recursive: true);
+        }
+    }
+
+    private static void Check(VerificationResult result, string what)
+    {
+        if (!result.Verified)
+        {
+            throw new OfflineSignerException($"the repository does not verify: {what}: {result.Signers.Count} of {result.Threshold} required signatures{(result.Problems.Count > 0 ? ": " + string.Join("; ", result.Problems) : string.Empty)}");
+        }
+    }
+
+    private static void CheckMeta(MetaFile entry, byte[] bytes, string path)
+    {
+        if (entry.Length is long length && length != bytes.LongLength)
+        {
+            throw new OfflineSignerException($"{path} is {bytes.LongLength} bytes, but its snapshot/timestamp entry says {length}");
+        }
+
+        if (entry.Hashes.TryGetValue("sha256", out var sha) && sha != Convert.ToHexStringLower(SHA256.HashData(bytes)))
+        {
+            throw new OfflineSignerException($"{path} does not have the SHA-256 its snapshot/timestamp entry names");
+        }
+    }
+
+    private static Metadata<T> Parse<T>(byte[] bytes, string path)
+        where T : Signed
+    {
+        try
+        {
+            return Metadata<T>.Parse(bytes, dialect: Dialect.TufSpecification);
+        }
+        catch (MetadataException e)
+        {
+            throw new MetadataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    private const int AtFdCwd = -100;
+    private const uint RenameExchange = 2;
+
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldDirFd, string oldPath, int newDirFd, string newPath, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string oldPath, string newPath);
+}
