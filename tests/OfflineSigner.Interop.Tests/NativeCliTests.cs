@@ -54,7 +54,7 @@ public sealed class NativeCliTests(NativeCliFixture native) : IClassFixture<Nati
         Assert.Equal("\u007fELF"u8.ToArray(), header);
         var result = ProcessRunner.Run(native.Executable, ["--version"], TimeSpan.FromMinutes(1), new Dictionary<string, string?> { ["PATH"] = "/usr/bin:/bin", ["DOTNET_ROOT"] = null, ["DOTNET_HOST_PATH"] = null });
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.StartsWith("0.1.0", result.StdOut, StringComparison.Ordinal);
+        Assert.StartsWith("offline-signer 0.1.0\n", result.StdOut, StringComparison.Ordinal);
     }
 }
 
