@@ -114,10 +114,13 @@ for p in "${PROJECTS[@]}"; do
   dotnet restore "$p" --locked-mode --disable-build-servers -v quiet --nologo
 done
 
+# The CLI's own `dotnet publish` makes a NativeAOT executable (its csproj). The release ships it on the same
+# self-contained runtime as the daemon instead: one runtime in the package, one deps.json per program for the
+# manifest and the SBOM, and the byte-for-byte reproducibility the release tests check.
 for p in "${PROJECTS[@]}"; do
   name=$(basename "$p" .csproj)
   say "dotnet publish $name ($RID, self-contained)"
-  dotnet publish "$p" "${BUILD_PROPS[@]}" -r "$RID" --self-contained true --no-restore \
+  dotnet publish "$p" "${BUILD_PROPS[@]}" -p:PublishAot=false -r "$RID" --self-contained true --no-restore \
     -o "$WORK/publish/$name" -v quiet >"$WORK/publish-$name.log" 2>&1 || { cat "$WORK/publish-$name.log" >&2; die "dotnet publish $name failed"; }
 done
 
