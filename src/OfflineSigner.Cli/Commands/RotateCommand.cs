@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography;
 using Google.Protobuf;
+using Google.Protobuf.Collections;
 using OfflineSigner.Bundles;
 using OfflineSigner.Cli.Workflow;
 using OfflineSigner.Protocol.V1;
@@ -46,29 +47,13 @@ internal static class RotateCommand
                 Expires = ExpiresText(p.GetValue(o.Expires)),
                 Gun = manifest.Repository.Gun ?? string.Empty,
             };
-            request.RemoveKeyIds.AddRange(p.GetValue(o.RemoveKey) ?? []);
-            foreach (var add in p.GetValue(o.AddKey) ?? [])
-            {
-                request.AddKeys.Add(await KeyObjectAsync(daemon, add, manifest, console, root: true, ct).ConfigureAwait(false));
-            }
-
-            var signers = p.GetValue(o.Keys)!;
-            request.SignWith.AddRange(signers.Select(k => new SigningKey { KeyUri = k }));
+            var signers = await o.FillAsync(p, request.RemoveKeyIds, request.AddKeys, request.SignWith, daemon, manifest, console, root: true, ct).ConfigureAwait(false);
             var preview = await daemon.Client.PreviewRootRotationAsync(request, DaemonSession.Call(ct)).ConfigureAwait(false);
             Show(preview, console);
             console.Confirm($"Rotate root {currentRoot.Signed.Version} -> {currentRoot.Signed.Version + 1} and sign with {signers.Length} key(s)?");
             request.ExpectedSha256 = preview.SignedSha256;
-            var pins = new List<byte[]>();
-            try
+            return await WithPinsAsync(signers, request.SignWith, console, async () =>
             {
-                for (var i = 0; i < signers.Length; i++)
-                {
-                    var pin = console.ReadPin(signers[i]);
-                    pins.Add(pin);
-                    request.SignWith[i].Pin = UnsafeByteOperations.UnsafeWrap(pin);
-                    OperatorConsole.TouchPrompt(signers[i], DaemonSession.DeviceSerial(signers[i]));
-                }
-
                 var rotated = await daemon.Client.RotateRootAsync(request, DaemonSession.Call(ct, 300)).ConfigureAwait(false);
                 var builder = new BundleBuilder(manifest.Dialect, manifest.Repository.Name, manifest.Repository.Gun, currentRoot, currentRootBytes);
                 var trusted = builder.AddTrustedRoot();
@@ -76,16 +61,7 @@ internal static class RotateCommand
                 var unsigned = MetadataReader.Parse(rotated.Metadata.Span, dialect: manifest.Dialect);
                 builder.AddItem("root", unsigned, trusted, currentRootBytes, null);
                 return await WriteAsync(builder, signed, signers, daemon, console, p.GetValue(o.Out)!, p.GetValue(o.Json), rotated, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                foreach (var pin in pins)
-                {
-                    CryptographicOperations.ZeroMemory(pin);
-                }
-
-                console.Wipe();
-            }
+            }).ConfigureAwait(false);
         })));
         return cmd;
     }
@@ -128,29 +104,13 @@ internal static class RotateCommand
                 request.DelegatorParent = ByteString.CopyFrom(input.Read(parent.File.Path));
             }
 
-            request.RemoveKeyIds.AddRange(p.GetValue(o.RemoveKey) ?? []);
-            foreach (var add in p.GetValue(o.AddKey) ?? [])
-            {
-                request.AddKeys.Add(await KeyObjectAsync(daemon, add, manifest, console, root: false, ct).ConfigureAwait(false));
-            }
-
-            var signers = p.GetValue(o.Keys)!;
-            request.SignWith.AddRange(signers.Select(k => new SigningKey { KeyUri = k }));
+            var signers = await o.FillAsync(p, request.RemoveKeyIds, request.AddKeys, request.SignWith, daemon, manifest, console, root: false, ct).ConfigureAwait(false);
             var preview = await daemon.Client.PreviewDelegationRotationAsync(request, DaemonSession.Call(ct)).ConfigureAwait(false);
             Show(preview, console);
             console.Confirm($"Rotate the keys of delegation '{request.Delegation}' and sign {delegatorRole} with {signers.Length} key(s)?");
             request.ExpectedSha256 = preview.SignedSha256;
-            var pins = new List<byte[]>();
-            try
+            return await WithPinsAsync(signers, request.SignWith, console, async () =>
             {
-                for (var i = 0; i < signers.Length; i++)
-                {
-                    var pin = console.ReadPin(signers[i]);
-                    pins.Add(pin);
-                    request.SignWith[i].Pin = UnsafeByteOperations.UnsafeWrap(pin);
-                    OperatorConsole.TouchPrompt(signers[i], DaemonSession.DeviceSerial(signers[i]));
-                }
-
                 var rotated = await daemon.Client.RotateDelegationAsync(request, DaemonSession.Call(ct, 300)).ConfigureAwait(false);
                 var builder = new BundleBuilder(manifest.Dialect, manifest.Repository.Name, manifest.Repository.Gun, root, rootBytes);
                 var trusted = builder.AddTrustedRoot();
@@ -177,18 +137,39 @@ internal static class RotateCommand
                 }
 
                 return await WriteAsync(builder, signed, signers, daemon, console, p.GetValue(o.Out)!, p.GetValue(o.Json), rotated, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                foreach (var pin in pins)
-                {
-                    CryptographicOperations.ZeroMemory(pin);
-                }
-
-                console.Wipe();
-            }
+            }).ConfigureAwait(false);
         })));
         return cmd;
+    }
+
+    /// <summary>
+    /// Reads each signer's PIN (bytes, from the terminal or --pin-fd), attaches it to that signer's entry, prompts for
+    /// a touch where the device wants one, then runs the rotation; every PIN is wiped afterwards, whatever happened.
+    /// </summary>
+    private static async Task<int> WithPinsAsync(string[] signers, RepeatedField<SigningKey> signWith, OperatorConsole console, Func<Task<int>> rotate)
+    {
+        var pins = new List<byte[]>();
+        try
+        {
+            for (var i = 0; i < signers.Length; i++)
+            {
+                var pin = console.ReadPin(signers[i]);
+                pins.Add(pin);
+                signWith[i].Pin = UnsafeByteOperations.UnsafeWrap(pin);
+                OperatorConsole.TouchPrompt(signers[i], DaemonSession.DeviceSerial(signers[i]));
+            }
+
+            return await rotate().ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var pin in pins)
+            {
+                CryptographicOperations.ZeroMemory(pin);
+            }
+
+            console.Wipe();
+        }
     }
 
     /// <summary>A key to add: a key object file, or a key URI on this machine (for a notary root: its new x509 certificate).</summary>
@@ -307,6 +288,20 @@ internal static class RotateCommand
         public Option<bool> Yes { get; } = new("--yes") { Description = "Do not ask for confirmation" };
 
         public Option<bool> Json { get; } = BundleCommands.JsonOption();
+
+        /// <summary>The key changes and the signers given on the command line, written into a rotation request; returns the signers' key URIs.</summary>
+        public async Task<string[]> FillAsync(ParseResult p, RepeatedField<string> removeKeyIds, RepeatedField<string> addKeys, RepeatedField<SigningKey> signWith, DaemonSession daemon, BundleManifest manifest, OperatorConsole console, bool root, CancellationToken ct)
+        {
+            removeKeyIds.AddRange(p.GetValue(RemoveKey) ?? []);
+            foreach (var add in p.GetValue(AddKey) ?? [])
+            {
+                addKeys.Add(await KeyObjectAsync(daemon, add, manifest, console, root, ct).ConfigureAwait(false));
+            }
+
+            var signers = p.GetValue(Keys)!;
+            signWith.AddRange(signers.Select(k => new SigningKey { KeyUri = k }));
+            return signers;
+        }
 
         public void AddTo(Command cmd)
         {
