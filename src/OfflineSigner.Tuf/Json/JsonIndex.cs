@@ -374,36 +374,16 @@ public sealed class JsonIndex
 
         public void ScanDocument(ReadOnlySpan<byte> s)
         {
-            if (s.Length > options.MaxDocumentBytes)
+            try
             {
-                throw Fail($"document is {s.Length} bytes, more than the limit of {options.MaxDocumentBytes}", 0);
+                var pos = JsonLexer.DocumentStart(s, options);
+                ScanValue(s, ref pos);
+                JsonLexer.DocumentEnd(s, pos);
             }
-
-            if (s.Length >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+            catch (JsonLexException e)
             {
-                throw Fail("a UTF-8 byte order mark is not allowed", 0);
-            }
-
-            var pos = 0;
-            SkipWhitespace(s, ref pos);
-            if (pos >= s.Length)
-            {
-                throw Fail("empty document", pos);
-            }
-
-            ScanValue(s, ref pos);
-            SkipWhitespace(s, ref pos);
-            if (pos != s.Length)
-            {
-                throw Fail("unexpected data after the end of the document", pos);
-            }
-        }
-
-        private static void SkipWhitespace(ReadOnlySpan<byte> s, ref int pos)
-        {
-            while (pos < s.Length && s[pos] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
-            {
-                pos++;
+                // The path stack still names the value being scanned when the lexer gave up.
+                throw Fail(e.Reason, e.Offset);
             }
         }
 
@@ -442,20 +422,15 @@ public sealed class JsonIndex
                 case (byte)'N' or (byte)'I':
                     throw Fail("NaN and Infinity are not JSON", pos);
                 default:
-                    throw Fail($"unexpected character {Describe(b)}", pos);
+                    throw Fail($"unexpected character {JsonLexer.Describe(b)}", pos);
             }
         }
 
         private void Literal(ReadOnlySpan<byte> s, ref int pos, ReadOnlySpan<byte> literal)
         {
-            if (!s[pos..].StartsWith(literal))
-            {
-                throw Fail($"invalid literal (expected {Encoding.ASCII.GetString(literal)})", pos);
-            }
-
-            var i = index.Add(pos);
-            index.At(i).A = literal.Length;
-            pos += literal.Length;
+            var start = pos;
+            JsonLexer.Literal(s, ref pos, literal);
+            index.At(index.Add(start)).A = literal.Length;
         }
 
         private void ScanObject(ReadOnlySpan<byte> s, ref int pos)
@@ -463,7 +438,7 @@ public sealed class JsonIndex
             Enter(pos);
             var obj = index.Add(pos);
             pos++; // '{'
-            SkipWhitespace(s, ref pos);
+            JsonLexer.SkipWhitespace(s, ref pos);
             if (pos < s.Length && s[pos] == (byte)'}')
             {
                 pos++;
@@ -477,42 +452,17 @@ public sealed class JsonIndex
             HashSet<int>? seen = null;
             while (true)
             {
-                SkipWhitespace(s, ref pos);
-                if (pos >= s.Length || s[pos] != (byte)'"')
-                {
-                    throw Fail(pos >= s.Length ? "unexpected end of document inside an object" : "expected a string key", pos);
-                }
-
+                JsonLexer.KeyStart(s, ref pos);
                 var keyPos = pos;
                 var key = ScanString(s, ref pos);
-                SkipWhitespace(s, ref pos);
-                if (pos >= s.Length || s[pos] != (byte)':')
-                {
-                    throw Fail("expected ':' after an object key", pos);
-                }
-
-                pos++;
-                SkipWhitespace(s, ref pos);
+                JsonLexer.Colon(s, ref pos);
                 path.Add(key);
                 ScanValue(s, ref pos);
                 CheckDuplicate(key, keyPos, first, ref inOrder, ref seen);
                 keyStack.Add(key);
                 path.RemoveAt(path.Count - 1);
-                SkipWhitespace(s, ref pos);
-                if (pos >= s.Length)
+                if (!JsonLexer.Separator(s, ref pos, (byte)'}'))
                 {
-                    throw Fail("unexpected end of document inside an object", pos);
-                }
-
-                if (s[pos] == (byte)',')
-                {
-                    pos++;
-                    continue;
-                }
-
-                if (s[pos] == (byte)'}')
-                {
-                    pos++;
                     depth--;
                     ref var e = ref index.At(obj);
                     e.A = keyStack.Count - first;
@@ -527,8 +477,6 @@ public sealed class JsonIndex
                     keyStack.RemoveRange(first, keyStack.Count - first);
                     return;
                 }
-
-                throw Fail($"expected ',' or '}}' in an object, found {Describe(s[pos])}", pos);
             }
         }
 
@@ -598,7 +546,7 @@ public sealed class JsonIndex
             Enter(pos);
             var arr = index.Add(pos);
             pos++; // '['
-            SkipWhitespace(s, ref pos);
+            JsonLexer.SkipWhitespace(s, ref pos);
             if (pos < s.Length && s[pos] == (byte)']')
             {
                 pos++;
@@ -610,34 +558,19 @@ public sealed class JsonIndex
             var items = 0;
             while (true)
             {
-                SkipWhitespace(s, ref pos);
+                JsonLexer.SkipWhitespace(s, ref pos);
                 path.Add(~items);
                 ScanValue(s, ref pos);
                 items++;
                 path.RemoveAt(path.Count - 1);
-                SkipWhitespace(s, ref pos);
-                if (pos >= s.Length)
+                if (!JsonLexer.Separator(s, ref pos, (byte)']'))
                 {
-                    throw Fail("unexpected end of document inside an array", pos);
-                }
-
-                if (s[pos] == (byte)',')
-                {
-                    pos++;
-                    continue;
-                }
-
-                if (s[pos] == (byte)']')
-                {
-                    pos++;
                     depth--;
                     ref var e = ref index.At(arr);
                     e.A = items;
                     e.B = index.count;
                     return;
                 }
-
-                throw Fail($"expected ',' or ']' in an array, found {Describe(s[pos])}", pos);
             }
         }
 
@@ -652,144 +585,18 @@ public sealed class JsonIndex
         private void ScanNumber(ReadOnlySpan<byte> s, ref int pos)
         {
             var start = pos;
-            if (s[pos] == (byte)'-')
-            {
-                pos++;
-            }
-
-            if (pos >= s.Length || !IsDigit(s[pos]))
-            {
-                throw Fail("invalid number", start);
-            }
-
-            if (s[pos] == (byte)'0' && pos + 1 < s.Length && IsDigit(s[pos + 1]))
-            {
-                throw Fail("numbers may not have leading zeros", start);
-            }
-
-            while (pos < s.Length && IsDigit(s[pos]))
-            {
-                pos++;
-            }
-
-            if (pos < s.Length && (s[pos] == (byte)'.' || s[pos] == (byte)'e' || s[pos] == (byte)'E'))
-            {
-                throw Fail("floating point numbers are not allowed in canonical JSON", start);
-            }
-
-            var length = pos - start;
-            if (length - (s[start] == (byte)'-' ? 1 : 0) > options.MaxIntegerDigits)
-            {
-                throw Fail($"integer with more than {options.MaxIntegerDigits} digits", start);
-            }
-
+            var length = JsonLexer.Integer(s, ref pos, options.MaxIntegerDigits).Length;
             var i = index.Add(start);
             index.At(i).A = length;
         }
-
-        private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
 
         /// <summary>Checks a string as the parser decodes it and records it; returns its entry.</summary>
         private int ScanString(ReadOnlySpan<byte> s, ref int pos)
         {
             var start = pos;
-            pos++; // opening quote
-            var contentStart = pos;
-            var rest = s[pos..];
-            var stop = rest.IndexOfAny((byte)'"', (byte)'\\');
-            if (stop < 0)
-            {
-                throw Fail("unterminated string", start);
-            }
-
-            if (stop > options.MaxStringBytes)
-            {
-                throw Fail($"string longer than the limit of {options.MaxStringBytes} bytes", start);
-            }
-
-            if (rest[stop] == (byte)'"')
-            {
-                var raw = rest[..stop];
-                CheckNoControl(raw, contentStart);
-                CheckUtf8(raw, contentStart);
-                pos += stop + 1;
-                return Record(start, pos - start, escaped: false);
-            }
-
-            while (true)
-            {
-                if (pos >= s.Length)
-                {
-                    throw Fail("unterminated string", start);
-                }
-
-                if (pos - contentStart > options.MaxStringBytes)
-                {
-                    throw Fail($"string longer than the limit of {options.MaxStringBytes} bytes", start);
-                }
-
-                var chunk = s[pos..];
-                var next = chunk.IndexOfAny((byte)'"', (byte)'\\');
-                if (next < 0)
-                {
-                    throw Fail("unterminated string", start);
-                }
-
-                if (next > 0)
-                {
-                    CheckNoControl(chunk[..next], pos);
-                    CheckUtf8(chunk[..next], pos);
-                    pos += next;
-                }
-
-                if (s[pos] == (byte)'"')
-                {
-                    pos++;
-                    return Record(start, pos - start, escaped: true);
-                }
-
-                if (pos + 1 >= s.Length)
-                {
-                    throw Fail("unterminated string", start);
-                }
-
-                var e = s[pos + 1];
-                switch (e)
-                {
-                    case (byte)'"' or (byte)'\\' or (byte)'/' or (byte)'b' or (byte)'f' or (byte)'n' or (byte)'r' or (byte)'t':
-                        pos += 2;
-                        break;
-                    case (byte)'u':
-                        var escPos = pos;
-                        var unit = ReadHex4(s, pos + 2, escPos);
-                        pos += 6;
-                        if (char.IsHighSurrogate((char)unit))
-                        {
-                            if (pos + 6 <= s.Length && s[pos] == (byte)'\\' && s[pos + 1] == (byte)'u')
-                            {
-                                var low = ReadHex4(s, pos + 2, pos);
-                                if (!char.IsLowSurrogate((char)low))
-                                {
-                                    throw Fail("a high surrogate escape must be followed by a low surrogate escape", escPos);
-                                }
-
-                                pos += 6;
-                            }
-                            else
-                            {
-                                throw Fail("lone surrogate in a \\u escape", escPos);
-                            }
-                        }
-                        else if (char.IsLowSurrogate((char)unit))
-                        {
-                            throw Fail("lone surrogate in a \\u escape", escPos);
-                        }
-
-                        break;
-                    default:
-                        throw Fail($"invalid escape \\{Describe(e)}", pos);
-                }
-            }
+            var discard = default(JsonLexer.Discard);
+            var escaped = JsonLexer.String(s, ref pos, options, ref discard);
+            return Record(start, pos - start, escaped);
         }
 
         private int Record(int start, int length, bool escaped)
@@ -799,70 +606,9 @@ public sealed class JsonIndex
             return i;
         }
 
-        private int ReadHex4(ReadOnlySpan<byte> s, int at, int escPos)
-        {
-            if (at + 4 > s.Length)
-            {
-                throw Fail("truncated \\u escape", escPos);
-            }
-
-            var v = 0;
-            for (var i = 0; i < 4; i++)
-            {
-                var c = s[at + i];
-                int d = c switch
-                {
-                    >= (byte)'0' and <= (byte)'9' => c - '0',
-                    >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
-                    >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
-                    _ => -1,
-                };
-                if (d < 0)
-                {
-                    throw Fail("invalid hex digit in a \\u escape", escPos);
-                }
-
-                v = (v << 4) | d;
-            }
-
-            return v;
-        }
-
-        private void CheckNoControl(ReadOnlySpan<byte> raw, int offset)
-        {
-            if (options.AllowControlCharactersInStrings)
-            {
-                return;
-            }
-
-            var i = raw.IndexOfAnyInRange((byte)0, (byte)0x1F);
-            if (i >= 0)
-            {
-                throw Fail($"unescaped control character {Describe(raw[i])} in a string", offset + i);
-            }
-        }
-
-        private void CheckUtf8(ReadOnlySpan<byte> raw, int offset)
-        {
-            if (System.Text.Unicode.Utf8.IsValid(raw))
-            {
-                return;
-            }
-
-            var i = 0;
-            while (i < raw.Length && Rune.DecodeFromUtf8(raw[i..], out _, out var consumed) == System.Buffers.OperationStatus.Done)
-            {
-                i += consumed;
-            }
-
-            throw Fail("invalid UTF-8 in a string", offset + i);
-        }
-
         private JsonFormatException Fail(string reason, long offset) =>
             new(reason, JsonParser.FormatPath(path.Select(p => p < 0 ? (object)~p : index.GetString(p))), offset);
 
-        private static string Describe(byte b) =>
-            b is >= 0x21 and < 0x7F ? $"'{(char)b}'" : $"0x{b:X2}";
     }
 
     /// <summary>Key entries are equal when their values are (escapes decoded).</summary>

@@ -49,46 +49,17 @@ public sealed class JsonParser
 
     private JsonNode ParseDocument(ReadOnlySpan<byte> s)
     {
-        if (s.Length > options.MaxDocumentBytes)
+        try
         {
-            throw Fail($"document is {s.Length} bytes, more than the limit of {options.MaxDocumentBytes}", 0);
+            var pos = JsonLexer.DocumentStart(s, options);
+            var value = ParseValue(s, ref pos);
+            JsonLexer.DocumentEnd(s, pos);
+            return value;
         }
-
-        if (s.Length >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)
+        catch (JsonLexException e)
         {
-            throw Fail("a UTF-8 byte order mark is not allowed", 0);
-        }
-
-        var pos = 0;
-        SkipWhitespace(s, ref pos);
-        if (pos >= s.Length)
-        {
-            throw Fail("empty document", pos);
-        }
-
-        var value = ParseValue(s, ref pos);
-        SkipWhitespace(s, ref pos);
-        if (pos != s.Length)
-        {
-            throw Fail("unexpected data after the end of the document", pos);
-        }
-
-        return value;
-    }
-
-    private static void SkipWhitespace(ReadOnlySpan<byte> s, ref int pos)
-    {
-        while (pos < s.Length)
-        {
-            var b = s[pos];
-            if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
-            {
-                pos++;
-            }
-            else
-            {
-                break;
-            }
+            // The path stack still names the value being read when the lexer gave up.
+            throw Fail(e.Reason, e.Offset);
         }
     }
 
@@ -109,13 +80,13 @@ public sealed class JsonParser
             case (byte)'"':
                 return new JsonString(ParseString(s, ref pos));
             case (byte)'t':
-                ExpectLiteral(s, ref pos, "true"u8);
+                JsonLexer.Literal(s, ref pos, "true"u8);
                 return JsonBoolean.True;
             case (byte)'f':
-                ExpectLiteral(s, ref pos, "false"u8);
+                JsonLexer.Literal(s, ref pos, "false"u8);
                 return JsonBoolean.False;
             case (byte)'n':
-                ExpectLiteral(s, ref pos, "null"u8);
+                JsonLexer.Literal(s, ref pos, "null"u8);
                 return JsonNull.Instance;
             case (byte)'-':
             case >= (byte)'0' and <= (byte)'9':
@@ -123,26 +94,17 @@ public sealed class JsonParser
             case (byte)'N' or (byte)'I':
                 throw Fail("NaN and Infinity are not JSON", pos);
             default:
-                throw Fail($"unexpected character {Describe(b)}", pos);
+                throw Fail($"unexpected character {JsonLexer.Describe(b)}", pos);
         }
     }
 
-    private void ExpectLiteral(ReadOnlySpan<byte> s, ref int pos, ReadOnlySpan<byte> literal)
-    {
-        if (!s[pos..].StartsWith(literal))
-        {
-            throw Fail($"invalid literal (expected {Encoding.ASCII.GetString(literal)})", pos);
-        }
-
-        pos += literal.Length;
-    }
 
     private JsonObject ParseObject(ReadOnlySpan<byte> s, ref int pos)
     {
         var start = pos;
         Enter(start);
         pos++; // '{'
-        SkipWhitespace(s, ref pos);
+        JsonLexer.SkipWhitespace(s, ref pos);
         if (pos < s.Length && s[pos] == (byte)'}')
         {
             pos++;
@@ -154,22 +116,10 @@ public sealed class JsonParser
         Dictionary<string, int>? index = null;
         while (true)
         {
-            SkipWhitespace(s, ref pos);
-            if (pos >= s.Length || s[pos] != (byte)'"')
-            {
-                throw Fail(pos >= s.Length ? "unexpected end of document inside an object" : "expected a string key", pos);
-            }
-
+            JsonLexer.KeyStart(s, ref pos);
             var keyPos = pos;
             var key = ParseKey(s, ref pos);
-            SkipWhitespace(s, ref pos);
-            if (pos >= s.Length || s[pos] != (byte)':')
-            {
-                throw Fail("expected ':' after an object key", pos);
-            }
-
-            pos++;
-            SkipWhitespace(s, ref pos);
+            JsonLexer.Colon(s, ref pos);
             path.Add((key, 0));
             var value = ParseValue(s, ref pos);
             var count = memberStack.Count - first;
@@ -202,28 +152,13 @@ public sealed class JsonParser
 
             memberStack.Add(new(key, value));
             path.RemoveAt(path.Count - 1);
-            SkipWhitespace(s, ref pos);
-            if (pos >= s.Length)
+            if (!JsonLexer.Separator(s, ref pos, (byte)'}'))
             {
-                throw Fail("unexpected end of document inside an object", pos);
-            }
-
-            if (s[pos] == (byte)',')
-            {
-                pos++;
-                continue;
-            }
-
-            if (s[pos] == (byte)'}')
-            {
-                pos++;
                 depth--;
                 var obj = new JsonObject(CollectionsMarshal.AsSpan(memberStack)[first..], index);
                 memberStack.RemoveRange(first, memberStack.Count - first);
                 return obj;
             }
-
-            throw Fail($"expected ',' or '}}' in an object, found {Describe(s[pos])}", pos);
         }
     }
 
@@ -231,7 +166,7 @@ public sealed class JsonParser
     {
         Enter(pos);
         pos++; // '['
-        SkipWhitespace(s, ref pos);
+        JsonLexer.SkipWhitespace(s, ref pos);
         if (pos < s.Length && s[pos] == (byte)']')
         {
             pos++;
@@ -242,33 +177,18 @@ public sealed class JsonParser
         var first = itemStack.Count;
         while (true)
         {
-            SkipWhitespace(s, ref pos);
+            JsonLexer.SkipWhitespace(s, ref pos);
             path.Add((null, itemStack.Count - first));
             itemStack.Add(ParseValue(s, ref pos));
             path.RemoveAt(path.Count - 1);
-            SkipWhitespace(s, ref pos);
-            if (pos >= s.Length)
+            if (!JsonLexer.Separator(s, ref pos, (byte)']'))
             {
-                throw Fail("unexpected end of document inside an array", pos);
-            }
-
-            if (s[pos] == (byte)',')
-            {
-                pos++;
-                continue;
-            }
-
-            if (s[pos] == (byte)']')
-            {
-                pos++;
                 depth--;
                 var items = new List<JsonNode>(itemStack.Count - first);
                 items.AddRange(CollectionsMarshal.AsSpan(itemStack)[first..]);
                 itemStack.RemoveRange(first, itemStack.Count - first);
                 return new JsonArray(items, adopt: true);
             }
-
-            throw Fail($"expected ',' or ']' in an array, found {Describe(s[pos])}", pos);
         }
     }
 
@@ -282,38 +202,7 @@ public sealed class JsonParser
 
     private JsonInteger ParseNumber(ReadOnlySpan<byte> s, ref int pos)
     {
-        var start = pos;
-        if (s[pos] == (byte)'-')
-        {
-            pos++;
-        }
-
-        if (pos >= s.Length || !IsDigit(s[pos]))
-        {
-            throw Fail("invalid number", start);
-        }
-
-        if (s[pos] == (byte)'0' && pos + 1 < s.Length && IsDigit(s[pos + 1]))
-        {
-            throw Fail("numbers may not have leading zeros", start);
-        }
-
-        while (pos < s.Length && IsDigit(s[pos]))
-        {
-            pos++;
-        }
-
-        if (pos < s.Length && (s[pos] == (byte)'.' || s[pos] == (byte)'e' || s[pos] == (byte)'E'))
-        {
-            throw Fail("floating point numbers are not allowed in canonical JSON", start);
-        }
-
-        var digits = s[start..pos];
-        if (digits.Length - (digits[0] == (byte)'-' ? 1 : 0) > options.MaxIntegerDigits)
-        {
-            throw Fail($"integer with more than {options.MaxIntegerDigits} digits", start);
-        }
-
+        var digits = JsonLexer.Integer(s, ref pos, options.MaxIntegerDigits);
         if (digits.Length <= 18)
         {
             long value = 0;
@@ -329,8 +218,6 @@ public sealed class JsonParser
         return new JsonInteger(BigInteger.Parse(Encoding.ASCII.GetString(digits), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
     }
 
-    private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
-
     /// <summary>A property name: short ASCII names without escapes come from the parser's intern table.</summary>
     private string ParseKey(ReadOnlySpan<byte> s, ref int pos)
     {
@@ -342,7 +229,7 @@ public sealed class JsonParser
         }
 
         var raw = rest[..stop];
-        CheckNoControl(raw, pos + 1);
+        JsonLexer.CheckText(raw, pos + 1, options);
         Span<char> chars = stackalloc char[MaxInternedKeyBytes];
         Ascii.ToUtf16(raw, chars, out var n);
         var lookup = keys.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -361,179 +248,9 @@ public sealed class JsonParser
 
     private string ParseString(ReadOnlySpan<byte> s, ref int pos)
     {
-        var start = pos;
-        pos++; // opening quote
-        var contentStart = pos;
-
-        // Fast path: no escapes.
-        var rest = s[pos..];
-        var stop = rest.IndexOfAny((byte)'"', (byte)'\\');
-        if (stop < 0)
-        {
-            throw Fail("unterminated string", start);
-        }
-
-        if (stop > options.MaxStringBytes)
-        {
-            throw Fail($"string longer than the limit of {options.MaxStringBytes} bytes", start);
-        }
-
-        if (rest[stop] == (byte)'"')
-        {
-            var raw = rest[..stop];
-            CheckNoControl(raw, contentStart);
-            pos += stop + 1;
-            return DecodeUtf8(raw, contentStart);
-        }
-
-        var sb = new StringBuilder();
-        while (true)
-        {
-            if (pos >= s.Length)
-            {
-                throw Fail("unterminated string", start);
-            }
-
-            if (pos - contentStart > options.MaxStringBytes)
-            {
-                throw Fail($"string longer than the limit of {options.MaxStringBytes} bytes", start);
-            }
-
-            var chunk = s[pos..];
-            var next = chunk.IndexOfAny((byte)'"', (byte)'\\');
-            if (next < 0)
-            {
-                throw Fail("unterminated string", start);
-            }
-
-            if (next > 0)
-            {
-                CheckNoControl(chunk[..next], pos);
-                sb.Append(DecodeUtf8(chunk[..next], pos));
-                pos += next;
-            }
-
-            if (s[pos] == (byte)'"')
-            {
-                pos++;
-                return sb.ToString();
-            }
-
-            // Backslash escape.
-            if (pos + 1 >= s.Length)
-            {
-                throw Fail("unterminated string", start);
-            }
-
-            var e = s[pos + 1];
-            switch (e)
-            {
-                case (byte)'"': sb.Append('"'); pos += 2; break;
-                case (byte)'\\': sb.Append('\\'); pos += 2; break;
-                case (byte)'/': sb.Append('/'); pos += 2; break;
-                case (byte)'b': sb.Append('\b'); pos += 2; break;
-                case (byte)'f': sb.Append('\f'); pos += 2; break;
-                case (byte)'n': sb.Append('\n'); pos += 2; break;
-                case (byte)'r': sb.Append('\r'); pos += 2; break;
-                case (byte)'t': sb.Append('\t'); pos += 2; break;
-                case (byte)'u':
-                    var escPos = pos;
-                    var unit = ReadHex4(s, pos + 2, escPos);
-                    pos += 6;
-                    if (char.IsHighSurrogate((char)unit))
-                    {
-                        if (pos + 6 <= s.Length && s[pos] == (byte)'\\' && s[pos + 1] == (byte)'u')
-                        {
-                            var low = ReadHex4(s, pos + 2, pos);
-                            if (!char.IsLowSurrogate((char)low))
-                            {
-                                throw Fail("a high surrogate escape must be followed by a low surrogate escape", escPos);
-                            }
-
-                            sb.Append((char)unit).Append((char)low);
-                            pos += 6;
-                        }
-                        else
-                        {
-                            throw Fail("lone surrogate in a \\u escape", escPos);
-                        }
-                    }
-                    else if (char.IsLowSurrogate((char)unit))
-                    {
-                        throw Fail("lone surrogate in a \\u escape", escPos);
-                    }
-                    else
-                    {
-                        sb.Append((char)unit);
-                    }
-
-                    break;
-                default:
-                    throw Fail($"invalid escape \\{Describe(e)}", pos);
-            }
-        }
-    }
-
-    private int ReadHex4(ReadOnlySpan<byte> s, int at, int escPos)
-    {
-        if (at + 4 > s.Length)
-        {
-            throw Fail("truncated \\u escape", escPos);
-        }
-
-        var v = 0;
-        for (var i = 0; i < 4; i++)
-        {
-            var c = s[at + i];
-            int d = c switch
-            {
-                >= (byte)'0' and <= (byte)'9' => c - '0',
-                >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
-                >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
-                _ => -1,
-            };
-            if (d < 0)
-            {
-                throw Fail("invalid hex digit in a \\u escape", escPos);
-            }
-
-            v = (v << 4) | d;
-        }
-
-        return v;
-    }
-
-    private void CheckNoControl(ReadOnlySpan<byte> raw, int offset)
-    {
-        if (options.AllowControlCharactersInStrings)
-        {
-            return;
-        }
-
-        // RFC 8259: control characters inside strings must be escaped.
-        for (var i = 0; i < raw.Length; i++)
-        {
-            if (raw[i] < 0x20)
-            {
-                throw Fail($"unescaped control character {Describe(raw[i])} in a string", offset + i);
-            }
-        }
-    }
-
-    private string DecodeUtf8(ReadOnlySpan<byte> raw, int offset)
-    {
-        if (System.Text.Unicode.Utf8.IsValid(raw))
-        {
-            return Encoding.UTF8.GetString(raw);
-        }
-
-        var index = 0;
-        while (index < raw.Length && Rune.DecodeFromUtf8(raw[index..], out _, out var consumed) == System.Buffers.OperationStatus.Done)
-        {
-            index += consumed;
-        }
-
-        throw Fail("invalid UTF-8 in a string", offset + index);
+        var decoder = default(Decoder);
+        JsonLexer.String(s, ref pos, options, ref decoder);
+        return decoder.Result;
     }
 
     private JsonFormatException Fail(string reason, long offset) =>
@@ -565,6 +282,37 @@ public sealed class JsonParser
         return sb.ToString();
     }
 
-    private static string Describe(byte b) =>
-        b is >= 0x21 and < 0x7F ? $"'{(char)b}'" : $"0x{b:X2}";
+
+    /// <summary>Builds a string's value from what the lexer hands over; content without escapes is decoded once, directly.</summary>
+    private struct Decoder : JsonLexer.IStringSink
+    {
+        private StringBuilder? builder;
+        private string? text;
+
+        public readonly string Result => text ?? builder?.ToString() ?? string.Empty;
+
+        public void Utf8(ReadOnlySpan<byte> valid)
+        {
+            if (builder is null && text is null)
+            {
+                text = Encoding.UTF8.GetString(valid);
+                return;
+            }
+
+            Builder().Append(Encoding.UTF8.GetString(valid));
+        }
+
+        public void Char(char c) => Builder().Append(c);
+
+        private StringBuilder Builder()
+        {
+            if (builder is null)
+            {
+                builder = new StringBuilder(text);
+                text = null;
+            }
+
+            return builder;
+        }
+    }
 }
