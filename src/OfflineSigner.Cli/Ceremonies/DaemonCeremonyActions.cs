@@ -51,10 +51,10 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
             Label = holder.Device.Kind == DeviceKind.YubiKey ? "ceremony" : $"{ceremonyId}.{holder.Id}",
             Algorithm = ToProto(request.Algorithm),
         };
-        if (holder.Device.Kind == DeviceKind.YubiKey)
-        {
-            generate.Id = ByteString.CopyFrom(PivSlot);
-        }
+        // PIV: the slot; PKCS#11: CKA_ID from the label, as 'keys generate' makes it (a label already used is refused).
+        generate.Id = holder.Device.Kind == DeviceKind.YubiKey
+            ? ByteString.CopyFrom(PivSlot)
+            : ByteString.CopyFrom(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(generate.Label))[..8]);
 
         var response = WithPin(holder, pin =>
         {

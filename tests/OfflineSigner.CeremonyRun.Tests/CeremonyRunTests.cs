@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using OfflineSigner.Ceremony.Transcripts;
+using OfflineSigner.CeremonyRun.Tests.Support;
+using OfflineSigner.Daemon.Tests.Support;
+using OfflineSigner.Interop.Tests.Fixtures;
+using OfflineSigner.Tuf;
+using Xunit;
+
+namespace OfflineSigner.CeremonyRun.Tests;
+
+/// <summary>
+/// 'offline-signer ceremony run' end to end, as issue 7 asks: three key holders with simulated YubiKeys (distinct
+/// serials) and one SoftHSM2 key, threshold 2, attested enrollment, root and targets signed, a delegation created,
+/// the transcript sealed by the ceremony's keys inside the daemon, the bundle imported on the online side into a TUF
+/// repository that tuf-js accepts, the transcript verified with the witnesses' statements, the report rendered.
+/// </summary>
+public sealed class CeremonyRunTests(SoftHsm hsm)
+{
+    private static readonly string[] Pins = [CeremonyRig.YubiKeyPin, CeremonyRig.YubiKeyPin, CeremonyRig.YubiKeyPin, "1234", CeremonyRig.YubiKeyPin];
+
+    [Fact]
+    public void A_rehearsed_ceremony_on_three_yubikeys_and_an_hsm_key_is_sealed_imported_and_accepted_by_tuf_js()
+    {
+        using var rig = CeremonyRig.Start(hsm);
+        var tokenSerial = rig.TokenSerial();
+        var script = CeremonyScripts.Write(rig, "ceremony.json", tokenSerial);
+        rig.Ok("ceremony", "validate", script);
+        var repo = rig.Path("repo");
+        var bundle = rig.Path("bundle");
+        rig.Ok("export", "--repo", repo, "--new", "--online-key", rig.OnlineKey, "--out", bundle);
+        var at = Rfc3339.Format(DateTimeOffset.UtcNow);
+        var run = rig.RunCeremony([script, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--rehearsal", "--at", at, "--out", rig.Path("out")], Pins);
+        Assert.True(run.ExitCode == 0, run + "\n--- daemon\n" + rig.DaemonOutput);
+
+        // Every step asked who acts and on which device, in the script's order.
+        Assert.Equal(
+        [
+            "enroll-alice/insert-device", "enroll-alice/confirm-fingerprint", "enroll-bob/insert-device", "enroll-bob/confirm-fingerprint",
+            "enroll-carol/insert-device", "enroll-carol/confirm-fingerprint", "enroll-hsm/insert-device", "enroll-hsm/confirm-fingerprint",
+            "root-v1/confirm-root", "sign-root/sign-alice", "sign-root/sign-bob", "delegate-releases/confirm-delegation",
+            "sign-targets/sign-alice", "sign-targets/sign-carol", "export/export", "seal/seal-alice", "seal/seal-bob", "seal/seal-carol",
+        ], run.Prompts);
+        Assert.Contains("[REHEARSAL]", run.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"device: YubiKey serial {rig.Serials[2]}", run.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"device: PKCS#11 token serial {tokenSerial}", run.StdOut, StringComparison.Ordinal);
+
+        // The transcript verifies, and names the devices, attestation and seals.
+        var transcript = rig.Path("out/transcript.jsonl");
+        var bytes = File.ReadAllBytes(transcript);
+        var v = TranscriptVerifier.Verify(bytes);
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+        var record = v.Record!;
+        Assert.Equal("rehearsal", record.Mode);
+        Assert.True(record.Sealed);
+        Assert.Equal(3, record.Seals.Count);
+        Assert.Equal(4, record.Keys.Count(k => k.Enrolled));
+        Assert.Equal([.. rig.Serials.Select(s => s.ToString(CultureInfo.InvariantCulture)), tokenSerial], record.Keys.Select(k => k.DeviceSerial));
+        Assert.Equal(["piv-attestation", "piv-attestation", "piv-attestation", "pkcs11-attributes"], record.Keys.Select(k => k.AttestationFormat));
+        Assert.All(record.Keys.Take(3), k => Assert.Contains("chain to trusted root", k.AttestationSummary, StringComparison.Ordinal));
+
+        // The daemon audited each seal, and only after the chain and the enrolled key checked out.
+        var audit = File.ReadAllLines(rig.Path("audit.jsonl"));
+        Assert.Equal(3, audit.Count(l => l.Contains("\"role\":\"ceremony-seal\"", StringComparison.Ordinal) && l.Contains("\"event\":\"signed\"", StringComparison.Ordinal)));
+
+        // The bundle carries the sealed transcript and every key's evidence.
+        Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(bundle, "context", "ceremony.transcript.jsonl")));
+        foreach (var k in record.Keys)
+        {
+            var file = Directory.GetFiles(Path.Combine(bundle, "context"), $"attestation.{k.Holder}.*").Single();
+            Assert.Equal(k.AttestationSha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file))));
+        }
+
+        rig.Ok("status", "--bundle", bundle);
+
+        // The witnesses sign their statements; verify checks chain, seals and both statements.
+        var statements = new List<string>();
+        foreach (var w in new[] { "wendy", "victor" })
+        {
+            var statement = rig.Path($"{w}.statement.json");
+            rig.Ok("ceremony", "witness", transcript, "--witness-id", w, "--key", rig.Path(w + ".pem"), "--out", statement);
+            statements.Add(statement);
+        }
+
+        var verified = rig.Ok("ceremony", "verify", transcript, "--witness", statements[0], "--witness", statements[1], "--require-witnesses", "--json");
+        using (var doc = JsonDocument.Parse(verified.StdOut))
+        {
+            Assert.True(doc.RootElement.GetProperty("ok").GetBoolean(), verified.StdOut);
+        }
+
+        // Online side: the import verifies the transcript and the root's provenance, then writes the repository.
+        var imported = rig.Ok("import", "--bundle", bundle, "--repo", repo, "--online-key", rig.OnlineKey);
+        Assert.Contains("root version 1", imported.StdOut, StringComparison.Ordinal);
+        var root = Metadata<Root>.Parse(File.ReadAllBytes(Path.Combine(repo, "metadata", "1.root.json")));
+        Assert.Equal(2, root.Signed.Roles["root"].Threshold);
+        Assert.Equal(3, root.Signed.Roles["root"].KeyIds.Count);
+        Assert.Equal(2, root.Signatures.Count);
+        var targets = Metadata<Targets>.Parse(File.ReadAllBytes(Directory.GetFiles(Path.Combine(repo, "metadata"), "*.targets.json").Single()));
+        Assert.Equal("releases", Assert.Single(targets.Signed.Delegations!.Roles!).Name);
+
+        var trusted = rig.Path("trusted-root.json");
+        File.Copy(Path.Combine(repo, "metadata", "1.root.json"), trusted);
+        var tufjs = TufJs.Refresh(repo, trusted);
+        Assert.True(tufjs.Ok, tufjs.ToString());
+        Assert.Equal(1, tufjs.RootVersion);
+
+        // The printed report from the real transcript, in headless Chromium.
+        var html = rig.Path("report.html");
+        rig.Ok("ceremony", "report", transcript, "--witness", statements[0], "--witness", statements[1], "--html", html, "--text", rig.Path("report.txt"));
+        var text = File.ReadAllText(rig.Path("report.txt"));
+        Assert.StartsWith("*** REHEARSAL", text, StringComparison.Ordinal);
+        foreach (var s in rig.Serials)
+        {
+            Assert.Contains(s.ToString(CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
+        }
+
+        ReportScreenshot.Check(rig.Dir, html, keys: 4);
+    }
+}
