@@ -116,5 +116,131 @@ public sealed class CeremonyRunTests(SoftHsm hsm)
         }
 
         ReportScreenshot.Check(rig.Dir, html, keys: 4);
+
+        // Refused: a witness statement over another transcript (here: the transcript with one more line).
+        var other = rig.Path("other-transcript.jsonl");
+        File.WriteAllBytes(other, [.. bytes, .. "{}\n"u8]);
+        var foreign = rig.Path("foreign.statement.json");
+        using (var wendy = Signing.SoftwareKeySigner.LoadPkcs8Pem(rig.Path("wendy.pem")))
+        {
+            File.WriteAllBytes(foreign, WitnessStatement.Create(File.ReadAllBytes(other), record.Script.CeremonyId, record.Script.Witnesses.Single(w => w.Id == "wendy"), wendy, DateTimeOffset.UtcNow));
+        }
+
+        var refusedWitness = rig.Cli("ceremony", "verify", transcript, "--witness", foreign);
+        Assert.True(refusedWitness.ExitCode == 1, refusedWitness.ToString());
+        Assert.Contains(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(other))), refusedWitness.StdOut + refusedWitness.StdErr, StringComparison.Ordinal);
+        Assert.Contains(v.TranscriptSha256, refusedWitness.StdOut + refusedWitness.StdErr, StringComparison.Ordinal);
+
+        // Refused: a tampered transcript, by 'ceremony verify' and by the online side's import (the bundle's file and
+        // manifest entry rewritten to match, so that only the ceremony's own checks can catch it).
+        var tampered = rig.Path("tampered.jsonl");
+        var edited = System.Text.Encoding.UTF8.GetString(bytes).Replace("\"holder\":\"bob\"", "\"holder\":\"mallory\"", StringComparison.Ordinal);
+        Assert.NotEqual(System.Text.Encoding.UTF8.GetString(bytes), edited);
+        File.WriteAllText(tampered, edited);
+        var refusedVerify = rig.Cli("ceremony", "verify", tampered);
+        Assert.True(refusedVerify.ExitCode == 1, refusedVerify.ToString());
+        Assert.Contains("line", refusedVerify.StdOut + refusedVerify.StdErr, StringComparison.Ordinal);
+
+        var copy = rig.Path("bundle-tampered");
+        CopyTree(bundle, copy);
+        var editedBytes = System.Text.Encoding.UTF8.GetBytes(edited);
+        File.WriteAllBytes(Path.Combine(copy, "context", "ceremony.transcript.jsonl"), editedBytes);
+        var manifestPath = Path.Combine(copy, "manifest.json");
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        var entry = manifest["context"]!.AsArray().Single(c => c!["kind"]!.GetValue<string>() == "ceremony-transcript")!;
+        entry["length"] = editedBytes.Length;
+        entry["sha256"] = Convert.ToHexStringLower(SHA256.HashData(editedBytes));
+        File.WriteAllText(manifestPath, manifest.ToJsonString());
+        var repo2 = rig.Path("repo2");
+        rig.Ok("export", "--repo", repo2, "--new", "--online-key", rig.OnlineKey, "--out", rig.Path("unused-request"));
+        var before = CeremonyRig.TreeHash(repo2);
+        var refusedImport = rig.Cli("import", "--bundle", copy, "--repo", repo2, "--online-key", rig.OnlineKey);
+        Assert.True(refusedImport.ExitCode == 1, refusedImport.ToString());
+        Assert.Contains("ceremony: the bundle's ceremony transcript", refusedImport.StdErr, StringComparison.Ordinal);
+        Assert.Contains("nothing was written", refusedImport.StdErr, StringComparison.Ordinal);
+        Assert.Equal(before, CeremonyRig.TreeHash(repo2));
+    }
+
+    [Fact]
+    public void A_key_without_valid_attestation_and_a_script_with_two_keys_on_one_device_are_refused_and_nothing_is_written()
+    {
+        using var rig = CeremonyRig.Start(hsm);
+        var tokenSerial = rig.TokenSerial();
+        var repo = rig.Path("repo");
+        var bundle = rig.Path("bundle");
+        rig.Ok("export", "--repo", repo, "--new", "--online-key", rig.OnlineKey, "--out", bundle);
+        var bundleBefore = CeremonyRig.TreeHash(bundle);
+        var at = Rfc3339.Format(DateTimeOffset.UtcNow);
+
+        // Two holders on one YubiKey: the script is refused before anything is recorded or generated.
+        var shared = CeremonyScripts.Write(rig, "shared-device.json", tokenSerial, json =>
+            json["people"]!["key_holders"]![1]!["device"]!["serial"] = rig.Serials[0].ToString(CultureInfo.InvariantCulture));
+        var refusedScript = rig.RunCeremony([shared, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--rehearsal", "--at", at, "--out", rig.Path("out-shared")], Pins);
+        Assert.True(refusedScript.ExitCode == 1, refusedScript.ToString());
+        Assert.Contains($"serial {rig.Serials[0]}", refusedScript.StdErr, StringComparison.Ordinal);
+        Assert.Contains("nothing was done", refusedScript.StdErr, StringComparison.Ordinal);
+        Assert.Empty(refusedScript.Prompts);
+        Assert.Equal("absent", CeremonyRig.TreeHash(rig.Path("out-shared")));
+
+        // Attestation roots that are not the devices' CA: Alice's key has no valid attestation; the ceremony stops there.
+        using var otherCa = YubiKeySimulator.SimulatorCa.Create("Another PIV Root CA (tests only)");
+        var otherRoots = rig.Path("other-roots.pem");
+        File.WriteAllText(otherRoots, otherCa.CertificatePem);
+        var script = CeremonyScripts.Write(rig, "ceremony.json", tokenSerial);
+        var run = rig.RunCeremony([script, "--bundle", bundle, "--attestation-roots", otherRoots, "--rehearsal", "--at", at, "--out", rig.Path("out")], Pins);
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("step \"enroll-alice\" failed: alice's key has no valid attestation", run.StdErr, StringComparison.Ordinal);
+        Assert.Contains("does not chain to a trusted root", run.StdErr, StringComparison.Ordinal);
+        Assert.Equal(["enroll-alice/insert-device"], run.Prompts);
+        Assert.Equal(bundleBefore, CeremonyRig.TreeHash(bundle));
+
+        // The transcript records the failure, and cannot be sealed, verified or imported.
+        var transcript = rig.Path("out/transcript.jsonl");
+        var v = TranscriptVerifier.Verify(File.ReadAllBytes(transcript));
+        Assert.False(v.Ok);
+        Assert.Contains(File.ReadAllLines(transcript), l => l.Contains("\"event\":\"step_failed\"", StringComparison.Ordinal));
+        Assert.Equal(1, rig.Cli("ceremony", "verify", transcript).ExitCode);
+
+        // A new run with the same --out is refused: every ceremony gets a new transcript.
+        var again = rig.RunCeremony([script, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--rehearsal", "--at", at, "--out", rig.Path("out")], Pins);
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("every ceremony (and every rehearsal) gets a new transcript", again.StdErr, StringComparison.Ordinal);
+        Assert.Equal(bundleBefore, CeremonyRig.TreeHash(bundle));
+    }
+
+    [Fact]
+    public void A_holder_who_does_not_confirm_stops_the_ceremony_and_nothing_after_runs()
+    {
+        using var rig = CeremonyRig.Start(hsm);
+        var tokenSerial = rig.TokenSerial();
+        var bundle = rig.Path("bundle");
+        rig.Ok("export", "--repo", rig.Path("repo"), "--new", "--online-key", rig.OnlineKey, "--out", bundle);
+        var bundleBefore = CeremonyRig.TreeHash(bundle);
+        var script = CeremonyScripts.Write(rig, "ceremony.json", tokenSerial);
+        var run = rig.RunCeremony(
+            [script, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--rehearsal", "--at", Rfc3339.Format(DateTimeOffset.UtcNow), "--out", rig.Path("out")],
+            Pins,
+            prompt => prompt == "sign-root/sign-bob" ? "no" : "yes");
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("step \"sign-root\" failed: bob did not confirm sign-root/sign-bob (answered \"no\")", run.StdErr, StringComparison.Ordinal);
+        Assert.Equal("sign-root/sign-bob", run.Prompts[^1]);
+        Assert.Equal(bundleBefore, CeremonyRig.TreeHash(bundle));
+        var lines = File.ReadAllLines(rig.Path("out/transcript.jsonl"));
+        Assert.Contains("step_failed", lines[^1], StringComparison.Ordinal);
+        Assert.DoesNotContain(lines, l => l.Contains("\"step\":\"delegate-releases\"", StringComparison.Ordinal));
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var d in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));
+        }
+
+        foreach (var f in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(f, Path.Combine(to, Path.GetRelativePath(from, f)));
+        }
     }
 }

@@ -348,6 +348,23 @@ internal sealed class CeremonyRig : IDisposable
         dir.Dispose();
     }
 
+    /// <summary>A fingerprint of every file under a folder (names and bytes), or "absent": equal means nothing was written.</summary>
+    public static string TreeHash(string folder)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return "absent";
+        }
+
+        var sb = new StringBuilder();
+        foreach (var f in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            sb.Append(System.IO.Path.GetRelativePath(folder, f)).Append(' ').Append(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f)))).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+
     private static CardOptions Options(uint serial) => new() { Serial = serial, Firmware = (5, 7, 1) };
 
     private static int Count(string text, string what)

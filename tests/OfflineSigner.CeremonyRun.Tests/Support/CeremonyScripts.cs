@@ -28,7 +28,9 @@ internal static class CeremonyScripts
         foreach (var w in json["people"]!["witnesses"]!.AsArray())
         {
             using var key = SoftwareKeySigner.Generate(KeyAlgorithm.Ed25519);
-            key.SavePkcs8Pem(rig.Path(w!["id"]!.GetValue<string>() + ".pem"));
+            var pem = rig.Path(w!["id"]!.GetValue<string>() + ".pem");
+            File.Delete(pem);
+            key.SavePkcs8Pem(pem);
             var keyObject = KeyFormats.Encode(key.PublicKey, Dialect.TufSpecification);
             w["public_key"] = JsonNode.Parse(System.Text.Encoding.UTF8.GetString(CanonicalJson.Serialize(keyObject)));
         }
