@@ -162,6 +162,41 @@ public sealed class CeremonyRunTests(SoftHsm hsm)
     }
 
     [Fact]
+    public void A_rehearsed_notary_ceremony_is_published_to_a_notary_server_and_listed_by_the_notary_cli()
+    {
+        const string Gun = "example.com/offlinesigner/ceremony";
+        using var server = NotaryServer.Start();
+        using var rig = CeremonyRig.Start(hsm);
+        var tokenSerial = rig.TokenSerial();
+        var script = CeremonyScripts.Write(rig, "notary-ceremony.json", tokenSerial, json =>
+        {
+            json["repository"] = new System.Text.Json.Nodes.JsonObject { ["dialect"] = "notary", ["name"] = Gun };
+            json["steps"]!.AsArray().Single(s => s!["id"]!.GetValue<string>() == "delegate-releases")!["name"] = "targets/releases";
+        });
+        rig.Ok("ceremony", "validate", script);
+        var bundle = rig.Path("bundle");
+        rig.Ok("export", "--notary", server.Url, "--gun", Gun, "--new", "--out", bundle);
+
+        // Each key's generation is followed by its x509 root certificate (CN = GUN), on the same device: two PINs each.
+        string[] pins = [.. Enumerable.Repeat(CeremonyRig.YubiKeyPin, 6), "1234", "1234", CeremonyRig.YubiKeyPin];
+        var run = rig.RunCeremony([script, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--rehearsal", "--at", Rfc3339.Format(DateTimeOffset.UtcNow), "--out", rig.Path("out")], pins);
+        Assert.True(run.ExitCode == 0, run + "\n--- daemon\n" + rig.DaemonOutput);
+        var v = TranscriptVerifier.Verify(File.ReadAllBytes(rig.Path("out/transcript.jsonl")));
+        Assert.True(v.Ok, string.Join("\n", v.Problems));
+
+        rig.Ok("import", "--bundle", bundle, "--notary", server.Url, "--gun", Gun);
+        var root = Metadata<Root>.Parse(server.GetTrustFile(Gun, "root.json"));
+        Assert.Equal(2, root.Signed.Roles["root"].Threshold);
+        Assert.Equal(3, root.Signed.Roles["root"].KeyIds.Count);
+        Assert.All(root.Signed.RoleKeys("root"), k => Assert.Equal("ecdsa-x509", k.KeyType));
+        Assert.True(RootProvenance.Check(v, root).Ok);
+
+        // The real notary client, from a fresh trust directory, walks root, targets, snapshot and timestamp.
+        var notary = new NotaryCli(server, rig.Path("trust"));
+        Assert.Empty(notary.List(Gun));
+    }
+
+    [Fact]
     public void A_key_without_valid_attestation_and_a_script_with_two_keys_on_one_device_are_refused_and_nothing_is_written()
     {
         using var rig = CeremonyRig.Start(hsm);

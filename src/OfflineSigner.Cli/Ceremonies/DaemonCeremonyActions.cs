@@ -34,6 +34,7 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
     public const string TranscriptPath = BundleNames.Context + "/ceremony.transcript.jsonl";
 
     private readonly Dictionary<string, byte[]> built = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> rootCertificateKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> signingRoleOf = new(StringComparer.Ordinal);
     private readonly List<(EngineSignRequest Request, ItemSignature Signature)> made = [];
     private string? rootStep;
@@ -62,6 +63,19 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
             return daemon.Client.GenerateKeyAsync(generate, DaemonSession.Call(ct)).GetAwaiter().GetResult();
         });
         var key = response.Key;
+        if (request.Dialect == Dialect.Notary)
+        {
+            // A notary root lists x509 root certificates (CN = GUN) made with each key: made now, with the device in
+            // the holder's hands, for use when the root is built.
+            var gun = bundle.Manifest.Repository.Gun ?? throw new OfflineSignerException("the notary request bundle names no GUN");
+            var certificate = WithPin(holder, pin =>
+            {
+                OperatorConsole.TouchPrompt(key.Uri, key.DeviceSerial);
+                return daemon.Client.SignRootCertificateAsync(new SignRootCertificateRequest { KeyUri = key.Uri, Gun = gun, Pin = pin }, DaemonSession.Call(ct)).GetAwaiter().GetResult();
+            });
+            rootCertificateKeys[key.Uri] = certificate.KeyJson;
+        }
+
         return new GeneratedKey(key.SubjectPublicKeyInfo.ToByteArray(), key.Uri, key.DeviceSerial);
     }
 
@@ -91,11 +105,6 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
     {
         ArgumentNullException.ThrowIfNull(plan);
         var dialect = plan.Repository.Dialect;
-        if (dialect != Dialect.TufSpecification)
-        {
-            throw new OfflineSignerException("a ceremony run builds TUF specification roots; a notary root needs x509 root certificates made with each key, which 'ceremony run' does not make yet");
-        }
-
         if (!bundle.Manifest.IsNewRepository || bundle.Manifest.Items.Count > 0)
         {
             throw new OfflineSignerException("the ceremony's bundle must be a request for a new repository with no items yet ('offline-signer export --new ...')");
@@ -111,7 +120,9 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         {
             foreach (var k in rolePlan.Keys)
             {
-                root.AddKey(role, Key.FromPublicKey(k.PublicKey, dialect));
+                root.AddKey(role, dialect == Dialect.Notary && role == "root"
+                    ? Exporter.ParseKey(System.Text.Encoding.UTF8.GetBytes(rootCertificateKeys[k.KeyReference]), dialect)
+                    : Key.FromPublicKey(k.PublicKey, dialect));
             }
 
             root.SetThreshold(role, rolePlan.Threshold);
@@ -164,6 +175,11 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         if (role != "root")
         {
             signing.TrustedRoot = ByteString.CopyFrom(built[rootStep!]);
+        }
+
+        if (request.Item.Dialect == Dialect.Notary)
+        {
+            signing.Gun = bundle.Manifest.Repository.Gun ?? string.Empty;
         }
 
         var info = daemon.KeyAsync(keyUri, request.Item.Dialect, ct).GetAwaiter().GetResult();

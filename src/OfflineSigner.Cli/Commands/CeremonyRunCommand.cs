@@ -88,6 +88,11 @@ internal static class CeremonyRunCommand
             throw new OfflineSignerException($"the script is for a {BundleManifest.DialectName(parsed.Repository.Dialect)} repository, the bundle for a {BundleManifest.DialectName(b.Manifest.Dialect)} one");
         }
 
+        if (parsed.Repository.Dialect == Tuf.Dialect.Notary && b.Manifest.Repository.Gun != parsed.Repository.Name)
+        {
+            throw new OfflineSignerException($"the script is for the notary repository {parsed.Repository.Name}, the bundle for {b.Manifest.Repository.Gun}");
+        }
+
         Directory.CreateDirectory(outDir);
         var transcriptPath = Path.Combine(outDir, TranscriptName);
         if (File.Exists(transcriptPath))
