@@ -105,6 +105,22 @@ public sealed class CeremonyRunTests(SoftHsm hsm)
         Assert.True(tufjs.Ok, tufjs.ToString());
         Assert.Equal(1, tufjs.RootVersion);
 
+        // The calendar: nothing due now; 280 days on, the root's ceremony is to be scheduled and targets has expired.
+        var today = rig.Ok("status", "--repo", repo, "--json");
+        using (var doc = JsonDocument.Parse(today.StdOut))
+        {
+            Assert.False(doc.RootElement.GetProperty("due").GetBoolean(), today.StdOut);
+            Assert.Equal(["root", "snapshot", "targets", "timestamp"], doc.RootElement.GetProperty("calendar").EnumerateArray().Select(c => c.GetProperty("role").GetString()!).Order(StringComparer.Ordinal));
+            Assert.All(doc.RootElement.GetProperty("calendar").EnumerateArray(), c => Assert.Equal("ok", c.GetProperty("status").GetString()));
+        }
+
+        var later = rig.Cli("status", "--repo", repo, "--at", Rfc3339.Format(DateTimeOffset.UtcNow.AddDays(280)));
+        Assert.True(later.ExitCode == 1, later.ToString());
+        Assert.Contains("WARNING root version 1 expires in", later.StdOut, StringComparison.Ordinal);
+        Assert.Contains("schedule the root ceremony", later.StdOut, StringComparison.Ordinal);
+        Assert.Contains("EXPIRED targets version 1", later.StdOut, StringComparison.Ordinal);
+        Assert.Contains("warning: root version 1", later.StdErr, StringComparison.Ordinal);
+
         // The printed report from the real transcript, in headless Chromium.
         var html = rig.Path("report.html");
         rig.Ok("ceremony", "report", transcript, "--witness", statements[0], "--witness", statements[1], "--html", html, "--text", rig.Path("report.txt"));
