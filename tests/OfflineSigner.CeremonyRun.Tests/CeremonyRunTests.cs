@@ -252,6 +252,16 @@ public sealed class CeremonyRunTests(SoftHsm hsm)
         Assert.Contains(File.ReadAllLines(transcript), l => l.Contains("\"event\":\"step_failed\"", StringComparison.Ordinal));
         Assert.Equal(1, rig.Cli("ceremony", "verify", transcript).ExitCode);
 
+        // A real ceremony runs on the machine's clock, and YubiKey holders need the trusted attestation roots.
+        var fixedClock = rig.RunCeremony([script, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--at", at, "--out", rig.Path("out-clock")], Pins);
+        Assert.Equal(2, fixedClock.ExitCode);
+        Assert.Contains("--at sets a fixed clock, which only a rehearsal has", fixedClock.StdErr, StringComparison.Ordinal);
+        var noRoots = rig.RunCeremony([script, "--bundle", bundle, "--rehearsal", "--out", rig.Path("out-roots")], Pins);
+        Assert.Equal(2, noRoots.ExitCode);
+        Assert.Contains("--attestation-roots FILE", noRoots.StdErr, StringComparison.Ordinal);
+        Assert.Equal("absent", CeremonyRig.TreeHash(rig.Path("out-clock")));
+        Assert.Equal("absent", CeremonyRig.TreeHash(rig.Path("out-roots")));
+
         // A new run with the same --out is refused: every ceremony gets a new transcript.
         var again = rig.RunCeremony([script, "--bundle", bundle, "--attestation-roots", rig.RootsPem, "--rehearsal", "--at", at, "--out", rig.Path("out")], Pins);
         Assert.Equal(2, again.ExitCode);
