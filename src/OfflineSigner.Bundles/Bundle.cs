@@ -383,6 +383,45 @@ public sealed class Bundle
         AtomicFile.Write(Path.Combine(Dir, BundleNames.Transcript), Transcript.Append(time, "init-root", details));
     }
 
+    /// <summary>
+    /// Adds context files to the bundle (a ceremony's sealed transcript after the ceremony was sealed): the new files
+    /// first, the manifest last, then the bundle transcript. Only context is added; items and earlier context stay.
+    /// </summary>
+    public void AddContext(IReadOnlyList<(ContextFile File, byte[] Bytes)> added, DateTimeOffset time, string @event, params (string Key, string Value)[] details)
+    {
+        ArgumentNullException.ThrowIfNull(added);
+        foreach (var (c, bytes) in added)
+        {
+            BundleNames.CheckRelativePath(c.File.Path, "context");
+            if (!c.File.Path.StartsWith(BundleNames.Context + "/", StringComparison.Ordinal))
+            {
+                throw new BundleException($"{c.File.Path} is not a context file");
+            }
+
+            if (files.ContainsKey(c.File.Path) || File.Exists(Path.Combine(Dir, c.File.Path)))
+            {
+                throw new BundleException($"{c.File.Path} exists in the bundle; refusing to overwrite it");
+            }
+
+            if (c.File.Length != bytes.LongLength || c.File.Sha256 != Convert.ToHexStringLower(SHA256.HashData(bytes)))
+            {
+                throw new BundleException($"{c.File.Path}: the length or SHA-256 given is not the file's");
+            }
+        }
+
+        var manifest = Manifest with { Context = [.. Manifest.Context, .. added.Select(a => a.File)] };
+        AtomicFile.WriteMany([.. added.Select(a => (Path.Combine(Dir, a.File.File.Path), a.Bytes))]);
+        AtomicFile.SyncDirectory(Path.Combine(Dir, BundleNames.Context));
+        foreach (var (c, bytes) in added)
+        {
+            files[c.File.Path] = bytes;
+        }
+
+        AtomicFile.Write(Path.Combine(Dir, BundleNames.Manifest), manifest.ToBytes());
+        Manifest = manifest;
+        AtomicFile.Write(Path.Combine(Dir, BundleNames.Transcript), Transcript.Append(time, @event, details));
+    }
+
     /// <summary>Records an event (an import, a publication) in the transcript.</summary>
     public void Record(DateTimeOffset time, string @event, params (string Key, string Value)[] details)
     {

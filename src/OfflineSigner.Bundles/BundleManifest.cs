@@ -51,6 +51,12 @@ public sealed record BundleManifest(
     public const string FormatName = "offline-signer-bundle";
     public const int CurrentFormatVersion = 1;
 
+    /// <summary>Context kind of the sealed transcript of the ceremony that made the bundle's items (role "ceremony").</summary>
+    public const string CeremonyTranscriptKind = "ceremony-transcript";
+
+    /// <summary>Context kind of an enrolled key's attestation evidence (role: the key holder's id).</summary>
+    public const string AttestationKind = "attestation";
+
     /// <summary>The most items a bundle holds (item ids are five digits).</summary>
     public const int MaxItems = 99_999;
 
@@ -206,9 +212,9 @@ public sealed record BundleManifest(
             {
                 Only(c, "context entry", "kind", "role", "version", "path", "length", "sha256");
                 var kind = Str(c, "kind", "context entry");
-                if (kind is not ("root" or "previous" or "delegator" or "online-key"))
+                if (kind is not ("root" or "previous" or "delegator" or "online-key" or CeremonyTranscriptKind or AttestationKind))
                 {
-                    throw new BundleException($"manifest.json: context kind \"{kind}\" is not root, previous, delegator or online-key");
+                    throw new BundleException($"manifest.json: context kind \"{kind}\" is not root, previous, delegator, online-key, {CeremonyTranscriptKind} or {AttestationKind}");
                 }
 
                 context.Add(new ContextFile(kind, Str(c, "role", "context entry"), Int(c, "version", "context entry"), File(c, "context entry")));

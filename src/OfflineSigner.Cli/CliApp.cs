@@ -24,7 +24,7 @@ internal static class CliApp
         root.Subcommands.Add(BundleCommands.Status());
         root.Subcommands.Add(SignCommand.Create());
         root.Subcommands.Add(KeysCommand.Create());
-        root.Subcommands.Add(CeremonyCommand.Create(InitRootCommand.Create()));
+        root.Subcommands.Add(CeremonyCommand.Create(InitRootCommand.Create(), CeremonyRunCommand.Create()));
         root.Subcommands.Add(RotateCommand.Create());
         foreach (var version in root.Options.OfType<VersionOption>())
         {

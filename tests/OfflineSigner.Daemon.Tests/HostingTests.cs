@@ -57,10 +57,10 @@ public sealed class HostingTests
         // Every method of every offlinesigner.v1 service in protos/ is implemented and registered.
         string[] contract =
         [
-            .. new[] { KeysReflection.Descriptor, SigningReflection.Descriptor, RotationReflection.Descriptor, AttestationReflection.Descriptor, AuditReflection.Descriptor }
+            .. new[] { KeysReflection.Descriptor, SigningReflection.Descriptor, RotationReflection.Descriptor, AttestationReflection.Descriptor, CeremonyReflection.Descriptor, AuditReflection.Descriptor }
                 .SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").Order(StringComparer.Ordinal),
         ];
-        Assert.Equal(14, contract.Length);
+        Assert.Equal(15, contract.Length);
         Assert.Equal(contract, registry.Methods.Order(StringComparer.Ordinal));
     }
 

@@ -380,7 +380,7 @@ public sealed class DaemonClientPeerTests(DaemonClientPeerTests.PeerServers serv
         var contract = DaemonMethods.Services
             .SelectMany(s => s.Methods.Select(m => $"/{s.FullName}/{m.Name}"))
             .Order(StringComparer.Ordinal);
-        var fromProtos = new[] { KeysReflection.Descriptor, SigningReflection.Descriptor, RotationReflection.Descriptor, AttestationReflection.Descriptor, AuditReflection.Descriptor, HealthReflection.Descriptor }
+        var fromProtos = new[] { KeysReflection.Descriptor, SigningReflection.Descriptor, RotationReflection.Descriptor, AttestationReflection.Descriptor, CeremonyReflection.Descriptor, AuditReflection.Descriptor, HealthReflection.Descriptor }
             .SelectMany(f => f.Services)
             .SelectMany(s => s.Methods.Select(m => $"/{s.FullName}/{m.Name}"))
             .Order(StringComparer.Ordinal);

@@ -35,8 +35,11 @@ public interface ICeremonyActions
     /// <summary>Adds the sealed transcript to the bundle exported earlier, once the ceremony is sealed.</summary>
     void AttachTranscript(ExportedBundle bundle, ReadOnlyMemory<byte> sealedTranscript);
 
-    /// <summary>A signer for an enrolled key, to seal the transcript (the daemon-held key on the holder's device).</summary>
-    IKeySigner OpenSealSigner(EnrolledKey key);
+    /// <summary>
+    /// Has the holder's enrolled key sign the seal statement over the transcript so far (the daemon-held key on the
+    /// holder's device; the daemon checks the transcript before it signs). Returns the TUF specification signature.
+    /// </summary>
+    byte[] Seal(SealRequest request);
 }
 
 /// <summary>Checks attestation evidence: the chain or report, and what it says about the key and device.</summary>
@@ -136,6 +139,20 @@ public sealed record SignedItem(string StepId, Metadata<Signed> Metadata);
 
 /// <summary>An enrolled key with the evidence it entered with.</summary>
 public sealed record EnrolledEvidence(EnrolledKey Key, AttestationEvidence Evidence);
+
+/// <summary>A seal to make: the enrolled key, the transcript up to the line it covers, and the seal line's time.</summary>
+/// <param name="StepId">The seal step.</param>
+/// <param name="Key">The enrolled key that seals.</param>
+/// <param name="Transcript">The transcript's bytes so far; the seal covers its last line.</param>
+/// <param name="CeremonyId">The ceremony.</param>
+/// <param name="CoversSeq">The last line's seq.</param>
+/// <param name="CoversSha256">The last line's SHA-256.</param>
+/// <param name="SealedAt">The seal line's time, as the transcript writes it.</param>
+public sealed record SealRequest(string StepId, EnrolledKey Key, ReadOnlyMemory<byte> Transcript, string CeremonyId, long CoversSeq, string CoversSha256, string SealedAt)
+{
+    /// <summary>The canonical statement the seal signs.</summary>
+    public byte[] Statement() => Transcripts.SealStatement.Bytes(CeremonyId, CoversSeq, CoversSha256, SealedAt);
+}
 
 /// <summary>A bundle written by the export step.</summary>
 public sealed record ExportedBundle(string BundleId, string ManifestSha256, string Location);

@@ -525,17 +525,7 @@ public sealed class CeremonyRunner
             var sealedAt = transcript.Clock.GetUtcNow();
             var sealedAtText = Audit.ChainedLine.FormatTime(sealedAt);
             var keyObject = KeyFormats.Encode(key.PublicKey, Dialect.TufSpecification);
-            byte[] signature;
-            using (var signer = actions.OpenSealSigner(key))
-            {
-                if (!signer.SubjectPublicKeyInfo.Span.SequenceEqual(key.PublicKey.SubjectPublicKeyInfo.Span))
-                {
-                    throw new StepFailure($"the signer opened for {holder.Id} does not hold {holder.Id}'s enrolled key");
-                }
-
-                (signature, _) = MetadataSigner.Sign(signer, Dialect.TufSpecification, keyObject, SealStatement.Bytes(script.CeremonyId, coversSeq, coversSha256, sealedAtText));
-            }
-
+            var signature = actions.Seal(new SealRequest(step.Id, key, transcript.ToArray(), script.CeremonyId, coversSeq, coversSha256, sealedAtText));
             if (!SealStatement.Verify(keyObject, script.CeremonyId, coversSeq, coversSha256, sealedAtText, signature))
             {
                 throw new StepFailure($"{holder.Id}'s seal signature does not verify");

@@ -151,15 +151,27 @@ internal static class BundleCommands
 
     public static Command Status()
     {
-        var bundle = new Option<string>("--bundle") { Description = "The bundle folder", Required = true };
+        var bundle = new Option<string?>("--bundle") { Description = "The bundle folder" };
+        var repo = new Option<string?>("--repo") { Description = "A TUF repository folder: its expiry calendar instead of a bundle's signatures" };
+        var at = new Option<string?>("--at") { Description = "With --repo: the calendar as of this RFC 3339 time (default: now)" };
         var limits = LimitOptions();
         var json = JsonOption();
-        var cmd = new Command("status", "Which items of a bundle need which signers, and how many signatures each has against its thresholds. Exit 0 when every item is ready to import, 1 when signatures are missing.\n" + ExitCodes.Help)
+        var cmd = new Command("status", "Which items of a bundle need which signers, and how many signatures each has against its thresholds (exit 0 when every item is ready to import, 1 when signatures are missing); or, with --repo, the repository's expiry calendar: each role's expiry, the date by which it must be re-signed, and warnings well ahead (exit 0 when nothing is due, 1 when a role is due for re-signing or expired).\n" + ExitCodes.Help)
         {
-            bundle, limits.MaxFile, limits.MaxTotal, limits.MaxFiles, json,
+            bundle, repo, at, limits.MaxFile, limits.MaxTotal, limits.MaxFiles, json,
         };
         cmd.SetAction(p => CommandSupport.Guard(() =>
         {
+            if ((p.GetValue(bundle) is null) == (p.GetValue(repo) is null))
+            {
+                throw new OfflineSignerException("status takes --bundle BUNDLE or --repo DIR (one of them)");
+            }
+
+            if (p.GetValue(repo) is { } repoDir)
+            {
+                return Calendar(repoDir, CommandSupport.ParseAt(p.GetValue(at)), p.GetValue(json));
+            }
+
             var b = Bundle.Open(p.GetValue(bundle)!, limits.Read(p));
             var statuses = BundleMerge.Evaluate(b);
             var ready = statuses.Count > 0 && statuses.All(s => s.Complete);
@@ -234,6 +246,72 @@ internal static class BundleCommands
             return ready ? ExitCodes.Ok : ExitCodes.VerificationFailed;
         }));
         return cmd;
+    }
+
+    /// <summary>The expiry calendar of a TUF repository (docs/ceremony.md "Calendar"), soonest deadline first.</summary>
+    private static int Calendar(string dir, DateTimeOffset now, bool json)
+    {
+        var state = Repositories.TufRepository.Load(dir).State;
+        var roles = new List<(string, Signed)> { ("root", state.Root.Signed) };
+        if (state.Targets is { } t)
+        {
+            roles.Add(("targets", t.Signed));
+        }
+
+        roles.AddRange(state.Delegated.Select(d => (d.Key, (Signed)d.Value.Signed)));
+        if (state.Snapshot is { } sn)
+        {
+            roles.Add(("snapshot", sn.Signed));
+        }
+
+        if (state.Timestamp is { } ts)
+        {
+            roles.Add(("timestamp", ts.Signed));
+        }
+
+        var calendar = Ceremony.Calendar.ExpiryCalendar.Compute(roles, now);
+        var due = calendar.Any(c => c.Status is Ceremony.Calendar.ExpiryStatus.Due or Ceremony.Calendar.ExpiryStatus.Expired);
+        if (json)
+        {
+            CommandSupport.WriteJson(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("repository", dir);
+                w.WriteString("at", Rfc3339.Format(now));
+                w.WriteBoolean("due", due);
+                w.WriteStartArray("calendar");
+                foreach (var c in calendar)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("role", c.Role);
+                    w.WriteNumber("version", c.Version);
+                    w.WriteString("expires", Rfc3339.Format(c.Expires));
+                    w.WriteString("resign_by", Rfc3339.Format(c.ResignBy));
+                    w.WriteString("warn_from", Rfc3339.Format(c.WarnFrom));
+                    w.WriteString("status", c.Status.ToString().ToLowerInvariant());
+                    w.WriteString("message", c.Message);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+                w.WriteEndObject();
+            });
+        }
+        else
+        {
+            Console.WriteLine($"repository {dir}: expiry calendar at {Rfc3339.Format(now)}");
+            foreach (var c in calendar)
+            {
+                Console.WriteLine($"  {c.Status.ToString().ToUpperInvariant(),-7} {c.Message}");
+            }
+        }
+
+        foreach (var c in calendar.Where(c => c.Status != Ceremony.Calendar.ExpiryStatus.Ok))
+        {
+            Console.Error.WriteLine("warning: " + c.Message);
+        }
+
+        return due ? ExitCodes.VerificationFailed : ExitCodes.Ok;
     }
 
     public static Option<bool> JsonOption() => new("--json") { Description = "Write the result as JSON on stdout (messages stay on stderr)" };

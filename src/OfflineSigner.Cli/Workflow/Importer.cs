@@ -106,6 +106,9 @@ internal static class Importer
                 + "sign it with the missing keys ('offline-signer status --bundle BUNDLE' lists them), then import again");
         }
 
+        // A bundle that left a ceremony: its transcript and evidence must account for every item and root key.
+        CeremonyProvenance.Check(bundle, statuses);
+
         var state = current ?? new RepositoryState(manifest.Dialect);
         var changed = new List<string>();
         var bundleSigned = new Dictionary<string, byte[]>(StringComparer.Ordinal);

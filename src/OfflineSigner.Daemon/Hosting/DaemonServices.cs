@@ -28,6 +28,7 @@ internal sealed class DaemonServices : IDisposable
         Signing = new SigningService(Backends, Directory, gate, audit, time);
         Attestation = new AttestationService(Backends, Directory, audit);
         Rotation = new RotationService(Signing, policy, audit, time);
+        Ceremony = new CeremonyService(Backends, Directory, audit);
         Audit = auditLogPath is null ? null : new AuditService(auditLogPath);
     }
 
@@ -43,6 +44,8 @@ internal sealed class DaemonServices : IDisposable
 
     public RotationService Rotation { get; }
 
+    public CeremonyService Ceremony { get; }
+
     /// <summary>Reading and verifying the log file (absent when the log is not a file, as in tests).</summary>
     public AuditService? Audit { get; }
 
@@ -53,6 +56,7 @@ internal sealed class DaemonServices : IDisposable
         Signing.Register(registry);
         Attestation.Register(registry);
         Rotation.Register(registry);
+        Ceremony.Register(registry);
         Audit?.Register(registry);
     }
 

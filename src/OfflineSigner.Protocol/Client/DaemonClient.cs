@@ -65,6 +65,10 @@ public sealed class DaemonClient
     public Task<AttestResponse> AttestAsync(AttestRequest request, CallOptions options = default) =>
         Channel.UnaryAsync(DaemonMethods.Attest, request, options);
 
+    /// <summary>Ceremony service: Verifies a ceremony transcript's chain and that the key is enrolled in it, then signs its seal statement.</summary>
+    public Task<SealTranscriptResponse> SealTranscriptAsync(SealTranscriptRequest request, CallOptions options = default) =>
+        Channel.UnaryAsync(DaemonMethods.SealTranscript, request, options);
+
     /// <summary>Audit service: Verifies the whole audit chain.</summary>
     public Task<VerifyLogResponse> VerifyLogAsync(VerifyLogRequest request, CallOptions options = default) =>
         Channel.UnaryAsync(DaemonMethods.VerifyLog, request, options);

@@ -18,6 +18,8 @@ public static class DaemonMethods
 
     public static ServiceDescriptor AttestationService { get; } = Service(AttestationReflection.Descriptor, "AttestationService");
 
+    public static ServiceDescriptor CeremonyService { get; } = Service(CeremonyReflection.Descriptor, "CeremonyService");
+
     public static ServiceDescriptor AuditService { get; } = Service(AuditReflection.Descriptor, "AuditService");
 
     public static ServiceDescriptor HealthService { get; } = Service(HealthReflection.Descriptor, "Health");
@@ -46,6 +48,8 @@ public static class DaemonMethods
 
     public static DaemonMethod<AttestRequest, AttestResponse> Attest { get; } = Unary<AttestRequest, AttestResponse>(AttestationService, "Attest");
 
+    public static DaemonMethod<SealTranscriptRequest, SealTranscriptResponse> SealTranscript { get; } = Unary<SealTranscriptRequest, SealTranscriptResponse>(CeremonyService, "SealTranscript");
+
     public static DaemonMethod<ReadLogRequest, AuditEntry> ReadLog { get; } = Streaming<ReadLogRequest, AuditEntry>(AuditService, "ReadLog");
 
     public static DaemonMethod<VerifyLogRequest, VerifyLogResponse> VerifyLog { get; } = Unary<VerifyLogRequest, VerifyLogResponse>(AuditService, "VerifyLog");
@@ -56,7 +60,7 @@ public static class DaemonMethods
 
     /// <summary>The services above, for checking that every method of the contract has a client method.</summary>
     public static IReadOnlyList<ServiceDescriptor> Services { get; } =
-        [KeyService, SigningService, RotationService, AttestationService, AuditService, HealthService];
+        [KeyService, SigningService, RotationService, AttestationService, CeremonyService, AuditService, HealthService];
 
     /// <summary>The <see cref="DaemonMethod{TRequest,TResponse}.FullName"/> of every method above.</summary>
     public static IReadOnlyList<string> FullNames { get; } =
@@ -64,7 +68,7 @@ public static class DaemonMethods
         ListBackends.FullName, ListKeys.FullName, GenerateKey.FullName, GetPublicKey.FullName,
         Preview.FullName, Sign.FullName, SignRootCertificate.FullName,
         PreviewRootRotation.FullName, RotateRoot.FullName, PreviewDelegationRotation.FullName, RotateDelegation.FullName,
-        Attest.FullName, ReadLog.FullName, VerifyLog.FullName, HealthCheck.FullName, HealthWatch.FullName,
+        Attest.FullName, SealTranscript.FullName, ReadLog.FullName, VerifyLog.FullName, HealthCheck.FullName, HealthWatch.FullName,
     ];
 
     private static ServiceDescriptor Service(FileDescriptor file, string name) =>

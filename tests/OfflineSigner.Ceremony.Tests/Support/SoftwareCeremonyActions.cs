@@ -183,10 +183,12 @@ internal sealed class SoftwareCeremonyActions : ICeremonyActions, IDisposable
         File.WriteAllBytes(Path.Combine(bundle.Location, "transcript.jsonl"), sealedTranscript.ToArray());
     }
 
-    public IKeySigner OpenSealSigner(EnrolledKey key)
+    public byte[] Seal(SealRequest request)
     {
-        Calls.Add("seal " + key.Holder.Id);
-        return new Borrowed(keyOfHolder[key.Holder.Id]);
+        Calls.Add("seal " + request.Key.Holder.Id);
+        var signer = keyOfHolder[request.Key.Holder.Id];
+        var keyObject = OfflineSigner.Tuf.Crypto.KeyFormats.Encode(signer.PublicKey, Dialect.TufSpecification);
+        return MetadataSigner.Sign(signer, Dialect.TufSpecification, keyObject, request.Statement()).Signature;
     }
 
     public void Dispose()
@@ -194,22 +196,6 @@ internal sealed class SoftwareCeremonyActions : ICeremonyActions, IDisposable
         foreach (var k in keyOfHolder.Values.Concat(OnlineKeys.Values))
         {
             k.Dispose();
-        }
-    }
-
-    /// <summary>Lends a key without handing over its disposal.</summary>
-    private sealed class Borrowed(IKeySigner inner) : IKeySigner
-    {
-        public KeyAlgorithm Algorithm => inner.Algorithm;
-
-        public ReadOnlyMemory<byte> SubjectPublicKeyInfo => inner.SubjectPublicKeyInfo;
-
-        public string KeyReference => inner.KeyReference;
-
-        public byte[] Sign(ReadOnlySpan<byte> message, HashAlgorithmName hash) => inner.Sign(message, hash);
-
-        public void Dispose()
-        {
         }
     }
 }
