@@ -5,9 +5,13 @@ namespace OfflineSigner.Audit;
 public sealed class AuditLogBrokenException(string message) : OfflineSignerException(message);
 
 /// <summary>
-/// Appends hash-chained entries to one file, fsync'ed one by one. One writer at a time: it holds an exclusive
-/// lock on a sibling <c>.lock</c> file, so a second writer fails at open, while readers (audit verify, the Audit
-/// RPC) may open the log itself at any time. Thread-safe.
+/// Appends hash-chained entries to one file; every <see cref="Append"/> returns only once its own entry is on disk
+/// (fsync'ed). Concurrent appenders share fsyncs (group commit): each writes its line in chain order under one lock,
+/// then waits for a flush that covers it; whoever finds no flush covering its entry runs one for every line written so
+/// far, so N appenders arriving together cost one fsync, not N. The chain and the sequence numbers follow the order of
+/// the writes, which is strictly serial. One writer at a time: it holds an exclusive lock on a sibling <c>.lock</c>
+/// file, so a second writer fails at open, while readers (audit verify, the Audit RPC) may open the log itself at any
+/// time. Thread-safe.
 /// </summary>
 public sealed class AuditLogWriter : IAuditLog, IDisposable
 {
@@ -15,7 +19,11 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
     private readonly FileStream writerLock;
     private readonly TimeProvider clock;
     private readonly Lock gate = new();
+    private readonly Lock flushGate = new();
     private long seq;
+    private long offset;
+    private long durableSeq;
+    private long flushes;
     private string prev;
     private bool disposed;
     private bool faulted;
@@ -40,7 +48,8 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
 
         try
         {
-            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+            // Unbuffered: every line goes to the kernel in one write(2) at its own offset, and a flush is only fsync.
+            stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
         }
         catch (IOException ex)
         {
@@ -59,8 +68,9 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
                 stream.Flush(true);
             }
 
-            stream.Seek(0, SeekOrigin.End);
+            offset = stream.Seek(0, SeekOrigin.End);
             seq = v.HeadSequence;
+            durableSeq = seq;
             prev = v.HeadSha256;
             if (!v.Ok)
             {
@@ -99,26 +109,27 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
         }
     }
 
+    /// <summary>Sequence number of the last entry known to be on disk.</summary>
+    public long DurableSequence => Interlocked.Read(ref durableSeq);
+
+    /// <summary>How many fsyncs the writer has run for appended entries (for tests and benchmarks).</summary>
+    public long Flushes => Interlocked.Read(ref flushes);
+
     /// <inheritdoc />
     public void Append(AuditEvent auditEvent)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
+        long ticket;
         lock (gate)
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            if (faulted)
-            {
-                throw new IOException("audit log writer failed an earlier write; reopen it (the torn entry is dropped on open)");
-            }
-
+            ThrowIfUnusable();
             byte[] line = AuditLogFormat.Encode(seq + 1, clock.GetUtcNow(), prev, auditEvent);
             var buffer = new byte[line.Length + 1];
             line.CopyTo(buffer, 0);
             buffer[^1] = (byte)'\n';
             try
             {
-                stream.Write(buffer);
-                stream.Flush(true);
+                RandomAccess.Write(stream.SafeFileHandle, buffer, offset);
             }
             catch (IOException)
             {
@@ -127,21 +138,89 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
                 throw;
             }
 
+            offset += buffer.Length;
             seq++;
             prev = AuditLogFormat.Hash(line);
+            ticket = seq;
+        }
+
+        WaitDurable(ticket);
+    }
+
+    /// <summary>Returns once entry <paramref name="ticket"/> is on disk, running the fsync itself if no other did.</summary>
+    private void WaitDurable(long ticket)
+    {
+        lock (flushGate)
+        {
+            if (Interlocked.Read(ref durableSeq) >= ticket)
+            {
+                // An appender that flushed while this one waited covered its line too.
+                return;
+            }
+
+            long covered;
+            lock (gate)
+            {
+                ThrowIfUnusable();
+                covered = seq;
+            }
+
+            try
+            {
+                // fsync covers every line written to the file before it starts: all entries up to `covered`.
+                stream.Flush(flushToDisk: true);
+            }
+            catch (IOException)
+            {
+                lock (gate)
+                {
+                    faulted = true;
+                }
+
+                throw;
+            }
+
+            Interlocked.Increment(ref flushes);
+            Interlocked.Exchange(ref durableSeq, covered);
+        }
+    }
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (faulted)
+        {
+            throw new IOException("audit log writer failed an earlier write; reopen it (the torn entry is dropped on open)");
         }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        lock (gate)
+        lock (flushGate)
         {
-            if (!disposed)
+            lock (gate)
             {
-                disposed = true;
-                stream.Dispose();
-                writerLock.Dispose();
+                if (!disposed)
+                {
+                    disposed = true;
+                    if (!faulted && durableSeq < seq)
+                    {
+                        // An appender that has not seen its flush yet gets ObjectDisposedException; its entry is still
+                        // made durable here, best effort.
+                        try
+                        {
+                            stream.Flush(flushToDisk: true);
+                        }
+                        catch (IOException)
+                        {
+                            // Nothing to report to: the appender whose entry this was sees the writer disposed.
+                        }
+                    }
+
+                    stream.Dispose();
+                    writerLock.Dispose();
+                }
             }
         }
     }
