@@ -167,6 +167,30 @@ public sealed class PublicKey : IEquatable<PublicKey>
         return ecdsa;
     }
 
+    /// <summary>
+    /// An ECDSA object for this key to verify with, from the key's own small pool (or imported now), for one caller at
+    /// a time; give it back with <see cref="ReturnECDsa"/>. The key is immutable, so a verifier imported once serves
+    /// every verification with it.
+    /// </summary>
+    internal ECDsa RentECDsa() => verifiers.TryPop(out var ecdsa) ? ecdsa : CreateECDsa();
+
+    /// <summary>Gives back a verifier from <see cref="RentECDsa"/> (the pool keeps a few; the rest are disposed).</summary>
+    internal void ReturnECDsa(ECDsa ecdsa)
+    {
+        if (verifiers.Count < MaxPooledVerifiers)
+        {
+            verifiers.Push(ecdsa);
+        }
+        else
+        {
+            ecdsa.Dispose();
+        }
+    }
+
+    private const int MaxPooledVerifiers = 8;
+
+    private readonly System.Collections.Concurrent.ConcurrentStack<ECDsa> verifiers = new();
+
     /// <summary>A new .NET RSA object for this key (the caller disposes it).</summary>
     /// <exception cref="InvalidOperationException">the key is not an RSA key.</exception>
     public RSA CreateRsa()
