@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.Versioning;
 using OfflineSigner.Audit;
 using OfflineSigner.Daemon.Policy;
+using OfflineSigner.Daemon.Services;
 using OfflineSigner.Pkcs11;
 using OfflineSigner.Protocol.V1;
 using OfflineSigner.Signing;
@@ -27,21 +28,20 @@ internal static class CallProfile
         var input = new SigningInput(signing.Metadata.Memory, signing.Role, signing.TrustedRoot.Memory, signing.Previous.Memory,
             signing.Delegator.Memory, signing.KeyUri, string.IsNullOrEmpty(signing.Gun) ? null : signing.Gun);
         var gate = new SigningGate(new SigningPolicyOptions(), TimeProvider.System);
-        var publicKey = PublicKey.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo.Span);
-        var decision = gate.Evaluate(input, publicKey);
+        var decision = gate.Evaluate(input, PublicKey.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo.Span));
         var listed = decision.SigningKey;
         var dialect = decision.Metadata.Dialect;
 
         var steps = new List<(string, double)>
         {
-            ("policy gate: parse and check the request, twice (before and after login)", Time(perStep, () =>
-            {
-                _ = gate.Evaluate(input, publicKey);
-                _ = gate.Evaluate(input, publicKey);
-            })),
+            // As SigningService: the known key's PublicKey (decoded once, then reused), one evaluation of the gate,
+            // whose decision stands when the token's key is that key.
+            ("policy gate: parse and check the request, once (the decision is reused after the PIN check when the token's key is the one it was made for)", Time(perStep, () =>
+                _ = gate.Evaluate(input, PublicKey.FromSubjectPublicKeyInfo(key.SubjectPublicKeyInfo.Span)))),
 
-            // No other session of this process is open here: C_Login really logs in, as in the daemon.
-            ("token: find the token, C_OpenSession + C_Login with the request's PIN, C_CloseSession", Time(perStep, () =>
+            // No other session of this process is open here: C_Login really logs in. The daemon does this on the first
+            // call, after the idle timeout, and after the token dropped the login; with pkcs11.loginIdleSeconds 0, on every call.
+            ("once per login: find the token, C_OpenSession + C_Login with the request's PIN, C_CloseSession", Time(perStep, () =>
             {
                 using var once = Pkcs11Token.Open(options);
             })),
@@ -49,12 +49,26 @@ internal static class CallProfile
 
         using (var token = Pkcs11Token.Open(options))
         {
-            steps.Add(("key: find the key and read its attributes and protection evidence", Time(perStep, () =>
+            steps.Add(("once per key and login: find the key and read its attributes and protection evidence", Time(perStep, () =>
             {
                 using var once = Pkcs11Signer.Open(token, uri, KeyProtectionPolicy.Strict);
             })));
-            using var signer = Pkcs11Signer.Open(token, uri, KeyProtectionPolicy.Strict);
-            steps.Add(("sign: SHA-256 + C_Sign + verify, then the daemon's check against the listed key", Time(perStep, () =>
+        }
+
+        // The daemon's own backend, as SigningService calls it: OpenSigner checks the request's PIN against the kept
+        // login (HMAC-SHA256, fixed-time compare) and lends the kept signer; the signature checks the PIN again.
+        using (var backend = new Pkcs11Backend("softhsm", module, TokenSelector.ByLabel(tokenLabel), null, KeyProtectionPolicy.Strict))
+        {
+            using (backend.OpenSigner(key.Uri, pin))
+            {
+            }
+
+            steps.Add(("token: the request's PIN checked against the kept login, the kept signer lent (Pkcs11Backend.OpenSigner)", Time(perStep, () =>
+            {
+                using var lent = backend.OpenSigner(key.Uri, pin);
+            })));
+            using var signer = backend.OpenSigner(key.Uri, pin);
+            steps.Add(("sign: SHA-256 + C_Sign on a pooled session + verify, then the daemon's check against the listed key", Time(perStep, () =>
             {
                 var (signature, method) = MetadataSigner.Sign(signer, dialect, listed.Json, decision.SignedBytes);
                 if (!SignatureVerifier.Verify(listed.PublicKey!, dialect, listed.KeyType, listed.Scheme, method, decision.SignedBytes, signature))
@@ -67,7 +81,7 @@ internal static class CallProfile
         using (var audit = new AuditLogWriter(Path.Combine(workDir, "profile-audit.jsonl")))
         {
             var sha = Convert.ToHexStringLower(decision.SignedSha256);
-            steps.Add(("audit: one entry appended and fsync'ed (same file system as the daemon's log)", Time(perStep, () =>
+            steps.Add(("audit: one entry appended and fsync'ed, alone (same file system as the daemon's log)", Time(perStep, () =>
                 audit.Append(new AuditEvent(AuditEventKind.Signed)
                 {
                     KeyId = listed.KeyId,

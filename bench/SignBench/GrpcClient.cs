@@ -90,6 +90,21 @@ internal sealed class GrpcClient(Uri baseAddress, SocketsHttpHandler handler) : 
         return body[5..];
     }
 
+    /// <summary>Calls <paramref name="path"/> and returns only its grpc-status (for calls that must be refused).</summary>
+    public async Task<int> CallStatusAsync(string path, ReadOnlyMemory<byte> framedRequest)
+    {
+        try
+        {
+            _ = await CallAsync(path, framedRequest).ConfigureAwait(false);
+            return 0;
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains(", grpc-status ", StringComparison.Ordinal))
+        {
+            var rest = e.Message[(e.Message.IndexOf(", grpc-status ", StringComparison.Ordinal) + 14)..];
+            return int.Parse(rest.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     /// <summary>A message as a gRPC frame: compressed flag 0, big-endian length, the protobuf bytes.</summary>
     public static byte[] Frame(IMessage message)
     {

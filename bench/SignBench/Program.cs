@@ -32,9 +32,13 @@ internal static class Program
     private const string NotarySignPath = "/proto.Signer/Sign";
     private const string HealthPath = "/grpc.health.v1.Health/Check";
     private const string Ours = "offline-signerd (SoftHSM2, Unix socket)";
+    private const string OursTmpfs = "offline-signerd, audit log on tmpfs (not the headline)";
     private const string Theirs = "notary-signer (memory store, TLS loopback)";
-    private const string Direct = "PKCS#11 backend in-process (Pkcs11Signer.Sign)";
+    private const string Direct = "PKCS#11 backend in-process, one session";
+    private const string DirectPool = "PKCS#11 backend in-process, session pool";
     private const string Empty = "offline-signerd empty call (Health/Check)";
+    private const string RawFsync = "floor: raw append + fsync of one line, same fs";
+    private const string AuditAppend = "audit log: AuditLogWriter.Append, same fs";
     private const int WarmUpCalls = 200;
     private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan Slice = TimeSpan.FromSeconds(2);
@@ -55,13 +59,10 @@ internal static class Program
         var budget = new Budget(minCalls, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(seconds * 6));
         var pin = File.ReadAllBytes(pinFile).TakeWhile(b => b != '\n').ToArray();
 
-        // offline-signerd on the token; the PIN comes with each request (none in the configuration).
+        // offline-signerd on the token; the PIN comes with each request (none in the configuration). The default
+        // pkcs11 settings: the login is kept (300 s idle timeout), and every request's PIN is checked against it.
         var socket = Path.Combine(work, "run", "signerd.sock");
-        var config = Path.Combine(work, "signerd.json");
-        File.WriteAllText(config, $$"""
-            { "backends": [ { "name": "softhsm", "type": "pkcs11", "module": {{JsonSerializer.Serialize(Module)}}, "token": { "label": {{JsonSerializer.Serialize(label)}} } } ],
-              "daemon": { "socket": {{JsonSerializer.Serialize(socket)}}, "auditLog": {{JsonSerializer.Serialize(Path.Combine(work, "audit.jsonl"))}} } }
-            """);
+        var config = WriteConfig(work, "signerd", label, socket, Path.Combine(work, "audit.jsonl"));
         using var daemon = StartDaemon(config);
         using var signerd = GrpcClient.ForUnixSocket(socket);
         var generated = GenerateKeyResponse.Parser.ParseFrom(await signerd.CallAsync("/offlinesigner.v1.KeyService/GenerateKey", GrpcClient.Frame(new GenerateKeyRequest
@@ -74,6 +75,13 @@ internal static class Program
             Pin = ByteString.CopyFrom(pin),
         })));
         var (signRequest, signedBytes) = SignRequestFor(generated.Key, pin);
+
+        // The same daemon with its audit log on tmpfs (/dev/shm), started once the key exists: what the software costs
+        // without the disk's fsync latency. Shown beside the headline, never instead of it.
+        var shm = Directory.CreateDirectory(Path.Combine("/dev/shm", "signbench-audit-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture)));
+        var tmpfsSocket = Path.Combine(work, "run-tmpfs", "signerd.sock");
+        using var tmpfsDaemon = StartDaemon(WriteConfig(work, "signerd-tmpfs", label, tmpfsSocket, Path.Combine(shm.FullName, "audit.jsonl")));
+        using var signerdTmpfs = GrpcClient.ForUnixSocket(tmpfsSocket);
         var signFrame = GrpcClient.Frame(signRequest);
         var healthFrame = GrpcClient.Frame(new HealthCheckRequest());
 
@@ -90,6 +98,17 @@ internal static class Program
         // Both answer with a signature that verifies before anything is timed.
         var signed = SignResponse.Parser.ParseFrom(await signerd.CallAsync(SignPath, signFrame));
         Check("offline-signerd", generated.Key.SubjectPublicKeyInfo.Span, signedBytes, signed.Signature.Span, DSASignatureFormat.Rfc3279DerSequence);
+        var signedTmpfs = SignResponse.Parser.ParseFrom(await signerdTmpfs.CallAsync(SignPath, signFrame));
+        Check("offline-signerd (tmpfs audit log)", generated.Key.SubjectPublicKeyInfo.Span, signedBytes, signedTmpfs.Signature.Span, DSASignatureFormat.Rfc3279DerSequence);
+
+        // A wrong PIN is refused while the login is kept (the check the kept login must not lose), and audited.
+        var wrongPin = signRequest.Clone();
+        wrongPin.Pin = ByteString.CopyFrom("0000"u8);
+        var refused = await signerd.CallStatusAsync(SignPath, GrpcClient.Frame(wrongPin));
+        if (refused != 16)
+        {
+            throw new InvalidOperationException($"offline-signerd answered a wrong PIN with grpc-status {refused}, not UNAUTHENTICATED (16)");
+        }
         var notarySigned = Notary.Signature.Parser.ParseFrom(await notary.CallAsync(NotarySignPath, notaryFrame));
         Check("notary-signer", notaryKey.PublicKey_.Span, signedBytes, notarySigned.Content.Span, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
 
@@ -106,6 +125,7 @@ internal static class Program
                 (new Workload(Ours, concurrency, daemon.Id), () => signerd.CallAsync(SignPath, signFrame)),
                 (new Workload(Theirs, concurrency, notaryPid), () => notary.CallAsync(NotarySignPath, notaryFrame)),
                 (new Workload(Empty, concurrency, daemon.Id), () => signerd.CallAsync(HealthPath, healthFrame)),
+                (new Workload(OursTmpfs, concurrency, tmpfsDaemon.Id), () => signerdTmpfs.CallAsync(SignPath, signFrame)),
             };
             foreach (var (workload, call) in workloads)
             {
@@ -125,31 +145,80 @@ internal static class Program
 
         // The token to this process alone from here on.
         Stop(daemon);
+        Stop(tmpfsDaemon);
+        shm.Delete(recursive: true);
         var profile = CallProfile.Run(Module, label, pin, generated.Key, signRequest, work, TimeSpan.FromSeconds(2));
         using (var token = Pkcs11Token.Open(new Pkcs11TokenOptions(Module, TokenSelector.ByLabel(label), new FilePinSource(pinFile))))
         using (var direct = Pkcs11Signer.Open(token, Pkcs11Uri.Parse(generated.Key.Uri), KeyProtectionPolicy.Strict))
         {
-            void SignDirect() => direct.Sign(signedBytes, HashAlgorithmName.SHA256);
-            foreach (var concurrency in new[] { 1, 8 })
+            MeasureInProcess(Direct, () => direct.Sign(signedBytes, HashAlgorithmName.SHA256), [1, 8], budget, results);
+        }
+
+        // The pool the daemon signs through (one session per core, at least 2), with the request's PIN checked each time.
+        using (var pinSource = new BytesPinSource(pin))
+        using (var pooled = Pkcs11Token.OpenDeferred(new Pkcs11TokenOptions(Module, TokenSelector.ByLabel(label), null, Pkcs11LoginOptionsSessions(), null)))
+        using (var direct = Pkcs11Signer.Open(pooled, Pkcs11Uri.Parse(generated.Key.Uri), KeyProtectionPolicy.Strict, pinSource))
+        {
+            MeasureInProcess(DirectPool, () => direct.Sign(signedBytes, HashAlgorithmName.SHA256, pinSource), [1, 8], budget, results);
+        }
+
+        // The disk's own floor at concurrency 1: one line appended and fsync'ed, in a loop, on the daemon's file system;
+        // and the audit log writer itself (group commit at concurrency 8).
+        var line = System.Text.Encoding.UTF8.GetBytes(new string('x', 330) + "\n");
+        using (var raw = new FileStream(Path.Combine(work, "fsync-floor.jsonl"), FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize: 0))
+        {
+            MeasureInProcess(RawFsync, () =>
             {
-                var inProcess = new Workload(Direct, concurrency, Environment.ProcessId);
-                var warm = Stopwatch.StartNew();
-                for (var i = 0; i < WarmUpCalls || warm.Elapsed < WarmUpTime; i++)
-                {
-                    SignDirect();
-                }
+                raw.Write(line);
+                raw.Flush(flushToDisk: true);
+            }, [1], budget, results);
+        }
 
-                while (!budget.Met(inProcess))
-                {
-                    inProcess.SliceThreads(SignDirect, Slice);
-                }
-
-                results.Add(inProcess.Result());
-            }
+        using (var audit = new OfflineSigner.Audit.AuditLogWriter(Path.Combine(work, "audit-bench.jsonl")))
+        {
+            var entry = new OfflineSigner.Audit.AuditEvent(OfflineSigner.Audit.AuditEventKind.Signed)
+            {
+                KeyId = new string('a', 64), KeyUri = generated.Key.Uri, Role = "targets", Version = 1,
+                PayloadSha256 = new string('b', 64), Backend = "softhsm", CallerUid = 1000,
+            };
+            MeasureInProcess(AuditAppend, () => audit.Append(entry), [1, 8], budget, results);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"audit log writer: {audit.HeadSequence} entries, {audit.Flushes} fsyncs ({(double)audit.HeadSequence / audit.Flushes:0.00} entries per fsync over both concurrencies)"));
         }
 
         Print(results, profile);
         return 0;
+    }
+
+    private static int Pkcs11LoginOptionsSessions() => OfflineSigner.Daemon.Services.Pkcs11LoginOptions.Default.Sessions;
+
+    private static void MeasureInProcess(string name, Action call, int[] concurrencies, Budget budget, List<Result> results)
+    {
+        foreach (var concurrency in concurrencies)
+        {
+            var inProcess = new Workload(name, concurrency, Environment.ProcessId);
+            var warm = Stopwatch.StartNew();
+            for (var i = 0; i < WarmUpCalls || warm.Elapsed < WarmUpTime; i++)
+            {
+                call();
+            }
+
+            while (!budget.Met(inProcess))
+            {
+                inProcess.SliceThreads(call, Slice);
+            }
+
+            results.Add(inProcess.Result());
+        }
+    }
+
+    private static string WriteConfig(string work, string name, string label, string socket, string auditLog)
+    {
+        var config = Path.Combine(work, name + ".json");
+        File.WriteAllText(config, $$"""
+            { "backends": [ { "name": "softhsm", "type": "pkcs11", "module": {{JsonSerializer.Serialize(Module)}}, "token": { "label": {{JsonSerializer.Serialize(label)}} } } ],
+              "daemon": { "socket": {{JsonSerializer.Serialize(socket)}}, "auditLog": {{JsonSerializer.Serialize(auditLog)}} } }
+            """);
+        return config;
     }
 
     private static void Print(List<Result> results, IReadOnlyList<(string Step, double Ms)> profile)
@@ -166,23 +235,30 @@ internal static class Program
         var targetsMet = true;
         foreach (var concurrency in new[] { 1, 8 })
         {
+            // The direct rate the target is judged against: the better of one session and the pool.
+            var directRate = Math.Max(Find(results, Direct, concurrency).Rate, Find(results, DirectPool, concurrency).Rate);
             var vsNotary = Find(results, Ours, concurrency).Rate / Find(results, Theirs, concurrency).Rate;
-            var vsDirect = Find(results, Ours, concurrency).Rate / Find(results, Direct, concurrency).Rate;
+            var vsDirect = Find(results, Ours, concurrency).Rate / directRate;
             targetsMet &= vsNotary >= 1 && vsDirect >= 0.5;
-            Console.WriteLine(string.Create(inv, $"concurrency {concurrency}: offline-signerd / notary-signer = {vsNotary:0.000}x (target >= 1.0: {Verdict(vsNotary >= 1)}); offline-signerd / direct PKCS#11 = {vsDirect:0.000}x (target >= 0.5: {Verdict(vsDirect >= 0.5)})"));
+            Console.WriteLine(string.Create(inv, $"concurrency {concurrency}: offline-signerd / notary-signer = {vsNotary:0.000}x (target >= 1.0: {Verdict(vsNotary >= 1)}); offline-signerd / direct PKCS#11 (best of one session and the pool, {directRate:0}/s) = {vsDirect:0.000}x (target >= 0.5: {Verdict(vsDirect >= 0.5)})"));
+            var tmpfs = Find(results, OursTmpfs, concurrency).Rate;
+            Console.WriteLine(string.Create(inv, $"  not the headline: with the audit log on tmpfs, offline-signerd / notary-signer = {tmpfs / Find(results, Theirs, concurrency).Rate:0.000}x, / direct PKCS#11 = {tmpfs / directRate:0.000}x"));
         }
+
+        var floor = Find(results, RawFsync, 1);
+        Console.WriteLine(string.Create(inv, $"disk floor at concurrency 1: one append + fsync takes {floor.P50:0.000} ms (p50), at most {floor.Rate:0} calls/s for any server that makes each call durable before it answers; notary-signer at concurrency 1 answers in {Find(results, Theirs, 1).P50:0.000} ms"));
 
         Console.WriteLine();
         var p50 = Find(results, Ours, 1).P50;
         var empty = Find(results, Empty, 1).P50;
-        Console.WriteLine("Where one offline-signerd Sign call's time goes (each step alone, in process, same token, key and request):");
+        Console.WriteLine("Where one offline-signerd Sign call's time goes (each step alone, in process, same token, key and request; rows marked 'once' are not in the sum):");
         foreach (var (step, ms) in profile)
         {
             Console.WriteLine(string.Create(inv, $"  {ms,8:0.000} ms  {step}"));
         }
 
         Console.WriteLine(string.Create(inv, $"  {empty,8:0.000} ms  RPC round trip of an empty call (Health/Check p50 at concurrency 1, from the table)"));
-        var sum = profile.Sum(p => p.Ms) + empty;
+        var sum = profile.Where(p => !p.Step.StartsWith("once", StringComparison.Ordinal)).Sum(p => p.Ms) + empty;
         Console.WriteLine(string.Create(inv, $"  {sum,8:0.000} ms  sum; the measured Sign p50 at concurrency 1 is {p50:0.000} ms, {p50 - sum:0.000} ms not accounted for by the steps alone"));
         Console.WriteLine(targetsMet ? "All targets met." : "Targets NOT all met.");
     }

@@ -11,7 +11,11 @@ namespace OfflineSigner.Pkcs11;
 public static class Pkcs11KeyGenerator
 {
     /// <summary>Generates a key pair and returns a signer for it (strict protection policy; the token stays the caller's).</summary>
-    public static Pkcs11Signer Generate(Pkcs11Token token, KeyAlgorithm algorithm, string label, ReadOnlySpan<byte> id)
+    public static Pkcs11Signer Generate(Pkcs11Token token, KeyAlgorithm algorithm, string label, ReadOnlySpan<byte> id) =>
+        Generate(token, algorithm, label, id, pin: null);
+
+    /// <summary>As <see cref="Generate(Pkcs11Token, KeyAlgorithm, string, ReadOnlySpan{byte})"/> for a request that brings its own PIN.</summary>
+    public static Pkcs11Signer Generate(Pkcs11Token token, KeyAlgorithm algorithm, string label, ReadOnlySpan<byte> id, IPinSource? pin)
     {
         ArgumentNullException.ThrowIfNull(token);
         ArgumentException.ThrowIfNullOrEmpty(label);
@@ -37,25 +41,26 @@ public static class Pkcs11KeyGenerator
 
                 return session.GenerateKeyPair(mechanism, publicTemplate, privateTemplate);
             },
-            retry: false);
+            retry: false,
+            pin);
 
         Pkcs11Signer? signer = null;
         try
         {
             var uri = Pkcs11Uri.ForKey(token.Info?.Label, token.Info?.SerialNumber, label, idCopy);
-            signer = Pkcs11Signer.Open(token, ownsToken: false, uri, KeyProtectionPolicy.Strict);
-            signer.SelfTest();
+            signer = Pkcs11Signer.Open(token, ownsToken: false, uri, KeyProtectionPolicy.Strict, pin);
+            signer.SelfTest(pin);
             return signer;
         }
         catch (SigningException)
         {
             signer?.Dispose();
-            Destroy(token, publicKey, privateKey);
+            Destroy(token, publicKey, privateKey, pin);
             throw;
         }
     }
 
-    private static void Destroy(Pkcs11Token token, Pkcs11ObjectHandle publicKey, Pkcs11ObjectHandle privateKey)
+    private static void Destroy(Pkcs11Token token, Pkcs11ObjectHandle publicKey, Pkcs11ObjectHandle privateKey, IPinSource? pin)
     {
         try
         {
@@ -66,7 +71,8 @@ public static class Pkcs11KeyGenerator
                     session.DestroyObject(publicKey);
                     return 0;
                 },
-                retry: false);
+                retry: false,
+                pin);
         }
         catch (Pkcs11Exception e)
         {

@@ -32,6 +32,33 @@ public sealed unsafe class Pkcs11Session : IDisposable
     /// </summary>
     public void Login(ReadOnlySpan<byte> pin) => Login(Cku.User, pin);
 
+    /// <summary>
+    /// C_Login as the normal user that the token must check: when the token says a session of this process is already
+    /// logged in, it is logged out (every session of the process with it) and the login is made again with
+    /// <paramref name="pin"/>, so a wrong PIN is never taken for a right one. The caller wipes the PIN.
+    /// </summary>
+    public void LoginChecked(ReadOnlySpan<byte> pin)
+    {
+        using var call = Enter();
+        CkUlong rv;
+        fixed (byte* p = pin)
+        {
+            rv = Functions.Login(_handle.Value, Cku.User, p, (CkUlong)pin.Length);
+            if (rv == Ckr.UserAlreadyLoggedIn)
+            {
+                var logout = Functions.Logout(_handle.Value);
+                if (logout != Ckr.UserNotLoggedIn)
+                {
+                    Pkcs11Exception.ThrowIfFailed("C_Logout", logout);
+                }
+
+                rv = Functions.Login(_handle.Value, Cku.User, p, (CkUlong)pin.Length);
+            }
+        }
+
+        Pkcs11Exception.ThrowIfFailed("C_Login", rv);
+    }
+
     /// <summary>C_Login as the security officer.</summary>
     public void LoginSecurityOfficer(ReadOnlySpan<byte> pin) => Login(Cku.So, pin);
 

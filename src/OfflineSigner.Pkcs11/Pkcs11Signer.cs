@@ -20,9 +20,8 @@ public sealed class Pkcs11Signer : IKeySigner
     private readonly byte[] _spki;
     private readonly ECDsa? _ecdsa;
     private readonly RSA? _rsa;
-    private long _handlesEpoch = -1;
-    private Pkcs11ObjectHandle _privateKey;
-    private Pkcs11ObjectHandle _publicKey;
+    private readonly Lock _verifyGate = new();
+    private Handles? _handles;
 
     private Pkcs11Signer(Pkcs11Token token, bool ownsToken, Pkcs11KeyInfo key)
     {
@@ -68,6 +67,10 @@ public sealed class Pkcs11Signer : IKeySigner
     public static Pkcs11Signer Open(Pkcs11Token token, Pkcs11Uri key, KeyProtectionPolicy policy) =>
         Open(token, ownsToken: false, key, policy);
 
+    /// <summary>As <see cref="Open(Pkcs11Token, Pkcs11Uri, KeyProtectionPolicy)"/> for a request that brings its own PIN.</summary>
+    public static Pkcs11Signer Open(Pkcs11Token token, Pkcs11Uri key, KeyProtectionPolicy policy, IPinSource? pin) =>
+        Open(token, ownsToken: false, key, policy, pin);
+
     /// <summary>
     /// Opens the token in <paramref name="options"/> and the key <paramref name="key"/> names on it; the signer owns the
     /// token connection and closes it on dispose.
@@ -86,7 +89,7 @@ public sealed class Pkcs11Signer : IKeySigner
         }
     }
 
-    internal static Pkcs11Signer Open(Pkcs11Token token, bool ownsToken, Pkcs11Uri key, KeyProtectionPolicy policy)
+    internal static Pkcs11Signer Open(Pkcs11Token token, bool ownsToken, Pkcs11Uri key, KeyProtectionPolicy policy, IPinSource? pin = null)
     {
         ArgumentNullException.ThrowIfNull(token);
         ArgumentNullException.ThrowIfNull(key);
@@ -96,12 +99,12 @@ public sealed class Pkcs11Signer : IKeySigner
             throw new Pkcs11KeyException($"{key} names a {key.Type} object; a signing key reference names a private key");
         }
 
-        if (key.TokenSelector is { } selector && token.Info is { } info && !selector.Matches(info))
-        {
-            throw new Pkcs11KeyException($"{key} names {selector}, but the configured token is {token.Options.Token}");
-        }
+        CheckSelector(token, key);
+        var keyInfo = token.Run(session => Pkcs11KeyInfo.Read(session, token, key.Id?.ToArray(), key.Object), retry: true, pin);
 
-        var keyInfo = token.Run(session => Pkcs11KeyInfo.Read(session, token, key.Id?.ToArray(), key.Object));
+        // Again after the read, which connects a token opened without connecting.
+        CheckSelector(token, key);
+
         if (keyInfo.CanSign == false)
         {
             throw new Pkcs11KeyException($"{keyInfo.Uri} is not allowed to sign (CKA_SIGN is false)");
@@ -116,21 +119,39 @@ public sealed class Pkcs11Signer : IKeySigner
         return new Pkcs11Signer(token, ownsToken, keyInfo);
     }
 
-    public byte[] Sign(ReadOnlySpan<byte> message, HashAlgorithmName hash)
+    public byte[] Sign(ReadOnlySpan<byte> message, HashAlgorithmName hash) => Sign(message, hash, pin: null);
+
+    private static void CheckSelector(Pkcs11Token token, Pkcs11Uri key)
+    {
+        if (key.TokenSelector is { } selector && token.Info is { } info && !selector.Matches(info))
+        {
+            throw new Pkcs11KeyException($"{key} names {selector}, but the configured token is {token.Options.Token}");
+        }
+    }
+
+    /// <summary>
+    /// Signs for a request that brings its own PIN: the token checks it as
+    /// <see cref="Pkcs11Token.Run{T}(Func{Pkcs11Session, T}, bool, IPinSource?)"/> says (and logs in with it if the
+    /// login has gone). Safe to call from several threads at once on a pooled token.
+    /// </summary>
+    public byte[] Sign(ReadOnlySpan<byte> message, HashAlgorithmName hash, IPinSource? pin)
     {
         var digest = Algorithm == KeyAlgorithm.Ed25519 ? null : Digest(message, hash);
         var mechanism = Mechanism(hash);
         var data = digest ?? message.ToArray();
         for (var attempt = 1; ; attempt++)
         {
-            var (signature, valid) = _token.Run(session =>
-            {
-                ResolveHandles(session);
-                var sig = KeyInfo.AlwaysAuthenticate
-                    ? _token.WithPin(session, pin => session.SignWithContextLogin(mechanism, _privateKey, data, pin))
-                    : session.Sign(mechanism, _privateKey, data);
-                return (sig, Verify(session, data, sig, hash));
-            });
+            var (signature, valid) = _token.Run(
+                session =>
+                {
+                    var handles = ResolveHandles(session);
+                    var sig = KeyInfo.AlwaysAuthenticate
+                        ? _token.WithPin(session, pin, secret => session.SignWithContextLogin(mechanism, handles.PrivateKey, data, secret))
+                        : session.Sign(mechanism, handles.PrivateKey, data);
+                    return (sig, Verify(session, handles, data, sig, hash));
+                },
+                retry: true,
+                pin);
             if (valid)
             {
                 return signature;
@@ -149,10 +170,13 @@ public sealed class Pkcs11Signer : IKeySigner
     /// <summary>
     /// Signs a random challenge and verifies it (the self-test the ceremony and the check command run).
     /// </summary>
-    public void SelfTest()
+    public void SelfTest() => SelfTest(pin: null);
+
+    /// <summary>As <see cref="SelfTest()"/> for a request that brings its own PIN.</summary>
+    public void SelfTest(IPinSource? pin)
     {
         var challenge = RandomNumberGenerator.GetBytes(32);
-        _ = Sign(challenge, HashAlgorithmName.SHA256);
+        _ = Sign(challenge, HashAlgorithmName.SHA256, pin);
     }
 
     public void Dispose()
@@ -169,24 +193,19 @@ public sealed class Pkcs11Signer : IKeySigner
     internal byte[] SignRawForMeasurement(ReadOnlySpan<byte> digest)
     {
         var data = digest.ToArray();
-        return _token.Run(session =>
-        {
-            ResolveHandles(session);
-            return session.Sign(Mechanism(HashAlgorithmName.SHA256), _privateKey, data);
-        });
+        return _token.Run(session => session.Sign(Mechanism(HashAlgorithmName.SHA256), ResolveHandles(session).PrivateKey, data));
     }
 
-    internal Pkcs11ObjectHandle PrivateKeyHandle(Pkcs11Session session)
-    {
-        ResolveHandles(session);
-        return _privateKey;
-    }
+    internal Pkcs11ObjectHandle PrivateKeyHandle(Pkcs11Session session) => ResolveHandles(session).PrivateKey;
 
-    private void ResolveHandles(Pkcs11Session session)
+    private Handles ResolveHandles(Pkcs11Session session)
     {
-        if (_handlesEpoch == _token.Epoch)
+        // Object handles belong to the connection (every session of it sees them), so one set serves all its sessions.
+        var epoch = _token.Epoch;
+        var known = Volatile.Read(ref _handles);
+        if (known is not null && known.Epoch == epoch)
         {
-            return;
+            return known;
         }
 
         // A new session (after recovery) may see a different token state: find the key again and make sure it is
@@ -197,17 +216,28 @@ public sealed class Pkcs11Signer : IKeySigner
             throw new Pkcs11KeyException($"the key at {KeyReference} is not the key that was opened (its public key changed); refusing to sign");
         }
 
-        _privateKey = current.PrivateKeyHandle;
-        _publicKey = current.PublicKeyHandle;
-        _handlesEpoch = _token.Epoch;
+        var handles = new Handles(epoch, current.PrivateKeyHandle, current.PublicKeyHandle);
+        Volatile.Write(ref _handles, handles);
+        return handles;
     }
 
-    private bool Verify(Pkcs11Session session, byte[] data, byte[] signature, HashAlgorithmName hash) => Algorithm switch
+    private bool Verify(Pkcs11Session session, Handles handles, byte[] data, byte[] signature, HashAlgorithmName hash)
     {
-        KeyAlgorithm.Ed25519 => session.Verify(Pkcs11Mechanism.Eddsa, _publicKey, data, signature),
-        KeyAlgorithm.EcdsaP256 or KeyAlgorithm.EcdsaP384 => _ecdsa!.VerifyHash(data, signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation),
-        _ => _rsa!.VerifyHash(data, signature, hash, RSASignaturePadding.Pss),
-    };
+        if (Algorithm == KeyAlgorithm.Ed25519)
+        {
+            return session.Verify(Pkcs11Mechanism.Eddsa, handles.PublicKey, data, signature);
+        }
+
+        // One imported public key serves every signature; the platform's key objects are not documented as thread-safe.
+        lock (_verifyGate)
+        {
+            return Algorithm is KeyAlgorithm.EcdsaP256 or KeyAlgorithm.EcdsaP384
+                ? _ecdsa!.VerifyHash(data, signature, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)
+                : _rsa!.VerifyHash(data, signature, hash, RSASignaturePadding.Pss);
+        }
+    }
+
+    private sealed record Handles(long Epoch, Pkcs11ObjectHandle PrivateKey, Pkcs11ObjectHandle PublicKey);
 
     private Pkcs11Mechanism Mechanism(HashAlgorithmName hash) => Algorithm switch
     {

@@ -155,6 +155,83 @@ public sealed class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public void ConcurrentAppendersShareFsyncsAndEachReturnsOnlyOnceItsOwnEntryIsDurable()
+    {
+        const int threads = 8;
+        const int perThread = 40;
+        var notDurable = new System.Collections.Concurrent.ConcurrentBag<string>();
+        long flushes;
+        using (var w = new AuditLogWriter(LogPath))
+        {
+            using var start = new Barrier(threads);
+            var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+            {
+                start.SignalAndWait();
+                for (int i = 0; i < perThread; i++)
+                {
+                    long version = (t * 1000) + i;
+                    w.Append(Signed(version));
+
+                    // The writer's durable mark must already cover this entry, wherever the chain put it.
+                    long durable = w.DurableSequence;
+                    long seq = SequenceOf(version);
+                    if (seq > durable)
+                    {
+                        notDurable.Add($"version {version} (seq {seq}) returned with only seq {durable} durable");
+                    }
+                }
+            })).ToList();
+            workers.ForEach(x => x.Start());
+            workers.ForEach(x => x.Join());
+            flushes = w.Flushes;
+        }
+
+        Assert.Empty(notDurable);
+        AuditLogVerification v = AuditLogVerifier.Verify(LogPath);
+        Assert.True(v.Ok, v.Reason);
+        Assert.Equal(threads * perThread, v.HeadSequence);
+
+        // Strictly increasing sequence numbers in file order, and every entry exactly once.
+        var lines = Lines();
+        var seqs = lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64()).ToList();
+        Assert.Equal(Enumerable.Range(1, threads * perThread).Select(i => (long)i), seqs);
+        var versions = lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("version").GetInt64()).ToHashSet();
+        Assert.Equal(threads * perThread, versions.Count);
+
+        // Appenders arriving together share fsyncs: fewer flushes than entries.
+        Assert.InRange(flushes, 1, (threads * perThread) - 1);
+    }
+
+    [Fact]
+    public void ASingleAppenderFlushesEveryEntry()
+    {
+        using var w = new AuditLogWriter(LogPath);
+        for (int i = 1; i <= 5; i++)
+        {
+            w.Append(Signed(i));
+            Assert.Equal(i, w.DurableSequence);
+        }
+
+        Assert.Equal(5, w.Flushes);
+    }
+
+    private long SequenceOf(long version)
+    {
+        using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        string needle = "\"version\":" + version.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}";
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Contains(needle, StringComparison.Ordinal))
+            {
+                return System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("seq").GetInt64();
+            }
+        }
+
+        throw new InvalidOperationException($"version {version} is not in the log");
+    }
+
+    [Fact]
     public void SecondWriterIsRefused()
     {
         using var w = new AuditLogWriter(LogPath);

@@ -22,6 +22,10 @@ internal sealed record DaemonConfiguration
     [JsonPropertyName("daemon")]
     public JsonElement? Daemon { get; init; }
 
+    /// <summary>How PKCS#11 backends keep their login (all of them).</summary>
+    [JsonPropertyName("pkcs11")]
+    public Pkcs11SectionConfiguration? Pkcs11 { get; init; }
+
     /// <summary>Reads and validates <paramref name="path"/>; throws <see cref="ConfigurationException"/> naming the problem.</summary>
     public static DaemonConfiguration Load(string path)
     {
@@ -46,6 +50,7 @@ internal sealed record DaemonConfiguration
             throw new ConfigurationException($"{path}: 'backends' must list at least one backend");
         }
 
+        config.Pkcs11?.Validate(path);
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < backends.Count; i++)
         {
@@ -436,6 +441,39 @@ internal sealed record GenerateConfiguration
 
     [JsonPropertyName("touchPolicy")]
     public string? TouchPolicy { get; init; }
+}
+
+/// <summary>
+/// <c>pkcs11</c>: <c>loginIdleSeconds</c> (how long a kept login lives without a call; 0 logs in for every call,
+/// default 300) and <c>sessions</c> (sessions lent to concurrent calls under the kept login; default one per core, at
+/// least 2).
+/// </summary>
+internal sealed record Pkcs11SectionConfiguration
+{
+    public const int MaxSessions = 64;
+
+    [JsonPropertyName("loginIdleSeconds")]
+    public int? LoginIdleSeconds { get; init; }
+
+    [JsonPropertyName("sessions")]
+    public int? Sessions { get; init; }
+
+    public Pkcs11LoginOptions ToLoginOptions() => new(
+        LoginIdleSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : Pkcs11LoginOptions.Default.IdleTimeout,
+        Sessions ?? Pkcs11LoginOptions.Default.Sessions);
+
+    public void Validate(string where)
+    {
+        if (LoginIdleSeconds is < 0)
+        {
+            throw new ConfigurationException($"{where}: 'pkcs11.loginIdleSeconds' must be 0 (log in for every call) or a number of seconds");
+        }
+
+        if (Sessions is < 1 or > MaxSessions)
+        {
+            throw new ConfigurationException($"{where}: 'pkcs11.sessions' must be between 1 and {MaxSessions}");
+        }
+    }
 }
 
 internal sealed record TokenConfiguration

@@ -18,10 +18,11 @@ internal sealed class DaemonServices : IDisposable
     public DaemonServices(DaemonConfiguration configuration, SigningPolicyOptions policy, IAuditLog audit, TimeProvider time, string? auditLogPath = null, Action<string>? operatorNotice = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        var login = configuration.Pkcs11?.ToLoginOptions() ?? Pkcs11LoginOptions.Default;
         Backends = new KeyBackends(configuration.Backends!
             .Select(b => b.IsYubiKey
                 ? (IKeyBackend)new YubiKeyBackend(b.Name!, b.ToYubiKeyOptions(), operatorNotice)
-                : new Pkcs11Backend(b.Name!, b.Module!, b.Selector, b.Pin?.ToPinSource(), b.ProtectionPolicy))
+                : new Pkcs11Backend(b.Name!, b.Module!, b.Selector, b.Pin?.ToPinSource(), b.ProtectionPolicy, login))
             .ToList());
         var gate = new SigningGate(policy, time);
         Keys = new KeyService(Backends, Directory, audit);

@@ -73,14 +73,21 @@ public sealed class SigningService(KeyBackends backends, KeyDirectory keys, Sign
 
                 var backend = backends.ForKey(signing.KeyUri);
                 var known = keys.Find(signing.KeyUri);
+                GateDecision? early = null;
                 if (known is not null)
                 {
                     // Refuse before any login when the document cannot pass: a refused request never costs a PIN try.
-                    CheckDigest(gate.Evaluate(Input(signing), PublicKey.FromSubjectPublicKeyInfo(known.SubjectPublicKeyInfo)), request.ExpectedSha256.Span);
+                    early = gate.Evaluate(Input(signing), PublicKey.FromSubjectPublicKeyInfo(known.SubjectPublicKeyInfo));
+                    CheckDigest(early, request.ExpectedSha256.Span);
                 }
 
                 using var signer = backend.OpenSigner(signing.KeyUri, request.Pin.Span);
-                var decision = gate.Evaluate(Input(signing), PublicKey.FromSubjectPublicKeyInfo(signer.SubjectPublicKeyInfo.Span));
+
+                // The gate's decision depends on the request and the signer's public key only: when the token's key is
+                // the one the early evaluation was made for, that decision stands; otherwise the gate runs again.
+                var decision = early is not null && signer.SubjectPublicKeyInfo.Span.SequenceEqual(known!.SubjectPublicKeyInfo)
+                    ? early
+                    : gate.Evaluate(Input(signing), PublicKey.FromSubjectPublicKeyInfo(signer.SubjectPublicKeyInfo.Span));
                 CheckDigest(decision, request.ExpectedSha256.Span);
 
                 var dialect = decision.Metadata.Dialect;

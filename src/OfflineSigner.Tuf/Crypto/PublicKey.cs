@@ -75,7 +75,30 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
     /// <summary>Reads a DER SubjectPublicKeyInfo of an Ed25519, EC (P-256, P-384) or RSA key.</summary>
     /// <exception cref="CryptographicException">the bytes are not a SubjectPublicKeyInfo, or the algorithm or curve is not supported.</exception>
-    public static PublicKey FromSubjectPublicKeyInfo(ReadOnlySpan<byte> spki) => Decode(spki, []);
+    public static PublicKey FromSubjectPublicKeyInfo(ReadOnlySpan<byte> spki)
+    {
+        // Decoding an EC key validates its point (about the cost of a signature verification); the same few keys are
+        // read again and again (every request lists its root's keys), and a PublicKey is immutable, so a key decoded
+        // once from exactly these bytes is reused. Bytes that fail to decode are never cached and fail every time.
+        var cacheKey = Convert.ToBase64String(spki);
+        if (DecodedKeys.TryGetValue(cacheKey, out var cached))
+        {
+            return cached;
+        }
+
+        var key = Decode(spki, []);
+        if (DecodedKeys.Count >= MaxDecodedKeys)
+        {
+            DecodedKeys.Clear();
+        }
+
+        DecodedKeys.TryAdd(cacheKey, key);
+        return key;
+    }
+
+    private const int MaxDecodedKeys = 4096;
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, PublicKey> DecodedKeys = new(StringComparer.Ordinal);
 
     /// <summary>An Ed25519 key from its 32 raw bytes.</summary>
     /// <exception cref="CryptographicException">the key is not 32 bytes.</exception>
@@ -143,6 +166,30 @@ public sealed class PublicKey : IEquatable<PublicKey>
         ecdsa.ImportSubjectPublicKeyInfo(spki, out _);
         return ecdsa;
     }
+
+    /// <summary>
+    /// An ECDSA object for this key to verify with, from the key's own small pool (or imported now), for one caller at
+    /// a time; give it back with <see cref="ReturnECDsa"/>. The key is immutable, so a verifier imported once serves
+    /// every verification with it.
+    /// </summary>
+    internal ECDsa RentECDsa() => verifiers.TryPop(out var ecdsa) ? ecdsa : CreateECDsa();
+
+    /// <summary>Gives back a verifier from <see cref="RentECDsa"/> (the pool keeps a few; the rest are disposed).</summary>
+    internal void ReturnECDsa(ECDsa ecdsa)
+    {
+        if (verifiers.Count < MaxPooledVerifiers)
+        {
+            verifiers.Push(ecdsa);
+        }
+        else
+        {
+            ecdsa.Dispose();
+        }
+    }
+
+    private const int MaxPooledVerifiers = 8;
+
+    private readonly System.Collections.Concurrent.ConcurrentStack<ECDsa> verifiers = new();
 
     /// <summary>A new .NET RSA object for this key (the caller disposes it).</summary>
     /// <exception cref="InvalidOperationException">the key is not an RSA key.</exception>

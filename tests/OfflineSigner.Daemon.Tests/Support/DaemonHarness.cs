@@ -16,11 +16,12 @@ public sealed class DaemonHarness : IDisposable
 {
     public const string Backend = "softhsm";
 
-    public DaemonHarness(SoftHsm hsm, SigningPolicyOptions? policy = null)
+    public DaemonHarness(SoftHsm hsm, SigningPolicyOptions? policy = null, Pkcs11LoginOptions? login = null)
     {
         ArgumentNullException.ThrowIfNull(hsm);
         TokenLabel = hsm.CreateToken("daemon");
-        Backends = new KeyBackends([new Pkcs11Backend(Backend, SoftHsm.ModulePath, TokenSelector.ByLabel(TokenLabel), null, KeyProtectionPolicy.Strict)]);
+        Pkcs11 = new Pkcs11Backend(Backend, SoftHsm.ModulePath, TokenSelector.ByLabel(TokenLabel), null, KeyProtectionPolicy.Strict, login);
+        Backends = new KeyBackends([Pkcs11]);
         Policy = policy ?? new SigningPolicyOptions();
         Gate = new SigningGate(Policy, TimeProvider.System);
         KeyService = new KeyService(Backends, Directory, Audit);
@@ -29,6 +30,9 @@ public sealed class DaemonHarness : IDisposable
     }
 
     public string TokenLabel { get; }
+
+    /// <summary>The one PKCS#11 backend.</summary>
+    public Pkcs11Backend Pkcs11 { get; }
 
     public KeyBackends Backends { get; }
 
