@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
+using OfflineSigner.Ceremony.Tests.Support;
 using OfflineSigner.Ceremony.Transcripts;
 using OfflineSigner.CeremonyRun.Tests.Support;
 using OfflineSigner.Daemon.Tests.Support;

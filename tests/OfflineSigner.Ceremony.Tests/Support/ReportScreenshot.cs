@@ -1,26 +1,25 @@
-using OfflineSigner.Ceremony.Tests.Support;
 using OfflineSigner.Tests.Shared;
 using Xunit;
 
-namespace OfflineSigner.CeremonyRun.Tests.Support;
+namespace OfflineSigner.Ceremony.Tests.Support;
 
 /// <summary>Opens a ceremony report in headless Chromium (Debian's) and checks the screenshot: ink, margins, the three tables, the fingerprint rows.</summary>
 internal static class ReportScreenshot
 {
-    private const int PageWidth = 794;
-    private const int PageHeight = 1123;
+    // A4 at 96 CSS pixels per inch.
+    public const int PageWidth = 794;
+    public const int PageHeight = 1123;
 
-    public static void Check(string dir, string html, int keys)
+    /// <summary>
+    /// Screenshots <paramref name="html"/> in a page-wide window tall enough for the whole report and checks it:
+    /// ink on the page, none in the margins, three table headers, and <paramref name="keys"/> rows of holders and
+    /// fingerprints in the key table. Returns the screenshot.
+    /// </summary>
+    public static Png Check(string dir, string html, int keys)
     {
         var chromium = TestEnvironment.RequireTool("chromium", "Debian package chromium");
         var png = Path.Combine(dir, "report.png");
-        var profile = Path.Combine(dir, "chromium-profile");
-        var result = ProcessRunner.Run(
-            chromium,
-            ["--headless", "--no-sandbox", "--disable-gpu", "--force-color-profile=srgb", "--hide-scrollbars", $"--user-data-dir={profile}", $"--screenshot={png}", $"--window-size={PageWidth},{PageHeight * 3}", "file://" + html],
-            timeout: TimeSpan.FromMinutes(2),
-            environment: new Dictionary<string, string?> { ["HOME"] = dir });
-        Assert.True(result.ExitCode == 0, result.ToString());
+        Chromium(chromium, dir, $"--screenshot={png}", $"--window-size={PageWidth},{PageHeight * 3}", "file://" + html);
         var image = Png.Read(File.ReadAllBytes(png));
         Assert.Equal(PageWidth, image.Width);
 
@@ -90,5 +89,18 @@ internal static class ReportScreenshot
 
         Assert.True(InkRows(75, 220) > 100, "no text in the holder column");
         Assert.True(InkRows(260, 720) > 200, "no text in the fingerprint column");
+        return image;
+    }
+
+    /// <summary>Runs Debian's Chromium headless with a throwaway profile under <paramref name="dir"/>.</summary>
+    public static void Chromium(string chromium, string dir, params string[] args)
+    {
+        var profile = Path.Combine(dir, "chromium-profile");
+        var result = ProcessRunner.Run(
+            chromium,
+            ["--headless", "--no-sandbox", "--disable-gpu", "--force-color-profile=srgb", "--hide-scrollbars", $"--user-data-dir={profile}", .. args],
+            timeout: TimeSpan.FromMinutes(2),
+            environment: new Dictionary<string, string?> { ["HOME"] = dir });
+        Assert.True(result.ExitCode == 0, result.ToString());
     }
 }
