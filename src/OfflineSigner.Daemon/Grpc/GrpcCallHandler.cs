@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -129,7 +130,19 @@ internal sealed class GrpcCallHandler(GrpcServiceRegistry registry, GrpcTranspor
             // Key operations are synchronous device calls: run them off the request so the deadline can still be
             // answered, and keep the concurrency slot until the device call has really ended.
             running = Task.Run(() => method.Invoke(payload, message => call.WriteAsync(message, cancel.Token), context), CancellationToken.None);
-            _ = running.ContinueWith(t => { _ = t.Exception; Release(); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = running.ContinueWith(
+                t =>
+                {
+                    _ = t.Exception;
+
+                    // The request's bytes may carry a PIN (the services wipe the parsed copy): wipe them once the
+                    // method has really ended, even when the caller stopped waiting at its deadline.
+                    CryptographicOperations.ZeroMemory(payload);
+                    Release();
+                },
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             await running.WaitAsync(cancel.Token).ConfigureAwait(false);
             if (!method.ServerStreaming && call.MessagesWritten != 1)
             {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Google.Protobuf;
 using OfflineSigner.Protocol.Grpc;
 
@@ -120,7 +121,17 @@ internal sealed class GrpcCall<TResponse> : IDisposable
             message.Headers.TryAddWithoutValidation(name, value);
         }
 
-        _response = await _channel.SendAsync(message, _cancel.Token).ConfigureAwait(false);
+        try
+        {
+            _response = await _channel.SendAsync(message, _cancel.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The encoded request may carry a PIN; the server has read all of it once its response starts (or the
+            // call failed): wipe the copy this side made.
+            CryptographicOperations.ZeroMemory(frame);
+        }
+
         var http = (int)_response.StatusCode;
         if (_response.StatusCode != HttpStatusCode.OK)
         {
