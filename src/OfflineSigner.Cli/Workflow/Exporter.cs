@@ -172,6 +172,11 @@ internal static partial class Exporter
             {
                 md = created;
             }
+            else if (!state.Delegated.ContainsKey(role) && delegatedToResign.Contains(role))
+            {
+                // Delegated to (--delegation found it in the delegator) but never published: its first version.
+                md = Metadata<Targets>.Create(Targets.Create(dialect, ExpiresFor(request, now, "delegated")));
+            }
             else
             {
                 var current = state.Delegated.TryGetValue(role, out var c) ? c : throw new OfflineSignerException($"the repository has no role '{role}' (its roles: {string.Join(", ", Root.TopLevelRoles.Concat(state.Delegated.Keys).Take(12))}{(state.Delegated.Count > 8 ? ", ..." : string.Empty)})");
