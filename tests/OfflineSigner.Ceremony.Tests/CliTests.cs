@@ -29,7 +29,7 @@ public sealed class CliTests
         File.WriteAllBytes(bad, JsonText.Serialize(json, indented: true));
         var invalid = Cli("ceremony", "validate", bad);
         Assert.True(invalid.ExitCode == 1, invalid.ToString());
-        Assert.Contains("error: $.steps[1].holder: alice already generates a key in step \"enroll-alice\"", invalid.StdOut, StringComparison.Ordinal);
+        Assert.Contains("error: $.steps[1].holder: alice already has a key in step \"enroll-alice\" (generate-key)", invalid.StdOut, StringComparison.Ordinal);
         Assert.Contains("INVALID: ", invalid.StdOut, StringComparison.Ordinal);
 
         var asJson = Cli("ceremony", "validate", bad, "--json");

@@ -179,4 +179,63 @@ public sealed class ScriptTests
             "$.steps[7].items[1]",
             "would leave with 0 of the 2 signatures");
     }
+
+    private static ScriptValidation ValidateRotation(Action<JsonObject> edit)
+    {
+        var json = (JsonObject)JsonParser.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Scripts", "delegation-rotation.json")));
+        edit(json);
+        return CeremonyScriptValidator.Validate(CanonicalJson.Serialize(json));
+    }
+
+    [Fact]
+    public void The_sample_delegation_rotation_is_valid_and_reads_as_written()
+    {
+        var v = ValidateRotation(_ => { });
+        Assert.True(v.Valid, string.Join("\n", v.Findings));
+        Assert.Empty(v.Findings);
+        var s = v.Script!;
+        Assert.Equal([StepAction.EnrollKey, StepAction.EnrollKey, StepAction.GenerateKey, StepAction.Delegation, StepAction.Sign, StepAction.DelegatedRole, StepAction.Sign, StepAction.ExportBundle, StepAction.Seal], s.Steps.Select(x => x.Action));
+        Assert.Equal("targets", s.FindStep("bring-alice")!.Role);
+        Assert.Equal("rotate-releases", s.FindStep("releases-next")!.DelegationStep);
+    }
+
+    [Fact]
+    public void A_ceremony_that_brings_keys_of_the_current_root_cannot_also_build_a_root()
+    {
+        AssertError(
+            Validate(j =>
+            {
+                var step = Step(j, "enroll-bob");
+                step.Set("action", "enroll-key");
+                step.Remove("algorithm");
+                step.Set("role", "targets");
+            }),
+            "$.steps[1]",
+            "one ceremony does one or the other");
+    }
+
+    [Fact]
+    public void Rotation_steps_are_checked_against_the_keys_brought_and_generated()
+    {
+        // A holder who signs targets but brought no targets key.
+        AssertError(ValidateRotation(j => Step(j, "sign-targets").Set("signers", new JsonArray(["alice", "hsm-ops"]))), "$.steps[4].signers[1]", "holds no key of the targets role");
+
+        // The new delegation key signs the delegated role, not targets; and the targets threshold is not met by one.
+        AssertError(ValidateRotation(j => Step(j, "sign-targets").Set("signers", new JsonArray(["alice"]))), "$.steps[4].signers", "1 short");
+
+        // A holder brings a key and generates one: one key per holder.
+        AssertError(ValidateRotation(j => Step(j, "new-releases-key").Set("holder", "alice")), "$.steps[2].holder", "one key per holder");
+
+        // delegated-role names a delegation step, which comes earlier.
+        AssertError(ValidateRotation(j => Step(j, "releases-next").Set("delegation", "sign-targets")), "$.steps[5].delegation", "not delegation");
+        AssertError(ValidateRotation(j => Step(j, "releases-next").Set("delegation", "nothing")), "$.steps[5].delegation", "no step");
+
+        // Only the delegation's new keys sign the delegated role.
+        AssertError(ValidateRotation(j => Step(j, "sign-releases").Set("signers", new JsonArray(["alice"]))), "$.steps[6].signers[0]", "holds no key of the releases role");
+
+        // enroll-key names a top-level role.
+        var v = ValidateRotation(j => Step(j, "bring-alice").Set("role", "releases"));
+        Assert.False(v.Valid);
+        Assert.Contains(v.Errors, e => e.Path == "$.steps[0].role");
+    }
 }

@@ -17,6 +17,15 @@ public interface ICeremonyActions
     /// <summary>Generates the holder's key on their device, with the policy's PIN and touch settings.</summary>
     GeneratedKey GenerateKey(KeyGenerationRequest request);
 
+    /// <summary>
+    /// Finds the key on the holder's device that the repository's trusted root lists for a role (an enroll-key step).
+    /// Throws when the device holds no such key, or more than one.
+    /// </summary>
+    GeneratedKey FindKey(KeyLookupRequest request);
+
+    /// <summary>The repository's current trusted root (the whole document) that enroll-key steps and rotations work against.</summary>
+    ReadOnlyMemory<byte> TrustedRoot();
+
     /// <summary>Reads the device's evidence for a key it generated (PIV attestation chain, PKCS#11 attribute report).</summary>
     AttestationEvidence Attest(GeneratedKey key, KeyHolder holder);
 
@@ -25,6 +34,9 @@ public interface ICeremonyActions
 
     /// <summary>Builds the delegator's next unsigned version with the delegation created or rotated.</summary>
     BuiltItem BuildDelegation(DelegationPlan plan);
+
+    /// <summary>Builds the next unsigned version of a rotated delegation's delegated role, for its new keys to sign.</summary>
+    BuiltItem BuildDelegatedRole(DelegatedRolePlan plan);
 
     /// <summary>Has the holder sign the item with their key on their device.</summary>
     ItemSignature Sign(SignRequest request);
@@ -51,6 +63,9 @@ public interface IAttestationVerifier
 
 /// <summary>A key to generate: for whom, on which device, with which algorithm and policy.</summary>
 public sealed record KeyGenerationRequest(string StepId, KeyHolder Holder, KeyAlgorithm Algorithm, YubiKeyPolicy YubiKeyPolicy, Dialect Dialect);
+
+/// <summary>A key to find: the holder, on their device, and the trusted root's role that lists it.</summary>
+public sealed record KeyLookupRequest(string StepId, KeyHolder Holder, string Role, Dialect Dialect);
 
 /// <summary>A key a device generated: its public key, its reference and the serial of the device that reports holding it.</summary>
 public sealed record GeneratedKey(ReadOnlyMemory<byte> SubjectPublicKeyInfo, string KeyReference, string DeviceSerial);
@@ -119,6 +134,14 @@ public sealed record DelegationPlan(
     IReadOnlyList<string> Paths,
     bool Terminating,
     DateTimeOffset Expires);
+
+/// <summary>The delegated role of a delegation step to build the next version of.</summary>
+/// <param name="StepId">The delegated-role step.</param>
+/// <param name="DelegationStepId">The delegation step (its built delegator lists the role's new keys).</param>
+/// <param name="Name">The delegated role.</param>
+/// <param name="Delegator">The role that delegates to it.</param>
+/// <param name="Expires">The new version's expiry.</param>
+public sealed record DelegatedRolePlan(string StepId, string DelegationStepId, string Name, string Delegator, DateTimeOffset Expires);
 
 /// <summary>An unsigned metadata document built in the ceremony.</summary>
 /// <param name="StepId">The step that built it.</param>

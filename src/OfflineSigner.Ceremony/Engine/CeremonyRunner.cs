@@ -75,6 +75,7 @@ public sealed class CeremonyRunner
     // Built items by step id, with the role that signs them.
     private readonly Dictionary<string, (Metadata<Signed> Metadata, string Role)> items = new(StringComparer.Ordinal);
     private ExportedBundle? bundle;
+    private Metadata<Root>? trustedRoot;
     private int next;
     private string? haltedReason;
 
@@ -152,8 +153,14 @@ public sealed class CeremonyRunner
                 case StepAction.GenerateKey:
                     GenerateKey(step);
                     break;
+                case StepAction.EnrollKey:
+                    EnrollKey(step);
+                    break;
                 case StepAction.BuildRoot:
                     BuildRoot(step);
+                    break;
+                case StepAction.DelegatedRole:
+                    DelegatedRole(step);
                     break;
                 case StepAction.Delegation:
                     Delegation(step);
@@ -220,25 +227,7 @@ public sealed class CeremonyRunner
             + (holder.Device.Kind == DeviceKind.YubiKey ? $" with PIN policy {policy.PinPolicy} and touch policy {policy.TouchPolicy}." : "."),
             []);
         var generated = actions.GenerateKey(new KeyGenerationRequest(step.Id, holder, algorithm, policy, script.Repository.Dialect));
-        if (enrolledByStep.Values.FirstOrDefault(k => k.DeviceSerial == generated.DeviceSerial) is { } sameDevice)
-        {
-            throw new StepFailure($"device serial {generated.DeviceSerial} already holds {sameDevice.Holder.Id}'s enrolled key: one key per device serial");
-        }
-
-        if (generated.DeviceSerial != holder.Device.Serial)
-        {
-            throw new StepFailure($"the key was generated on device serial {generated.DeviceSerial}, not on {holder.Id}'s {holder.Device}");
-        }
-
-        PublicKey key;
-        try
-        {
-            key = PublicKey.FromSubjectPublicKeyInfo(generated.SubjectPublicKeyInfo.Span);
-        }
-        catch (CryptographicException e)
-        {
-            throw new StepFailure("the device returned a public key that cannot be read: " + e.Message);
-        }
+        var key = DeviceKey(holder, generated, "generated");
 
         if (!Matches(key, algorithm))
         {
@@ -264,6 +253,107 @@ public sealed class CeremonyRunner
             { "key_id", keyId },
         });
 
+        AttestAndEnroll(step, holder, generated, key, keyId);
+    }
+
+    private void EnrollKey(CeremonyStep step)
+    {
+        var holder = script.FindHolder(step.Holder!)!;
+        var role = step.Role!;
+        var root = TrustedRoot(step);
+        Confirm(step, "insert-device", holder, "key-holder", holder.Device,
+            $"{holder.Name}: insert your {holder.Device} and confirm. The {role} key that the repository's root lists for you will be looked up on it and its attestation checked again.",
+            [$"trusted root version {root.Signed.Version}, SHA-256 {Sha256(root.ToBytes())}", $"{role}: {root.Signed.Roles[role].Threshold} of {root.Signed.Roles[role].KeyIds.Count} key(s)"]);
+        var found = actions.FindKey(new KeyLookupRequest(step.Id, holder, role, script.Repository.Dialect));
+        var key = DeviceKey(holder, found, "found");
+
+        var listed = root.Signed.RoleKeys(role).FirstOrDefault(k => k.PublicKey is not null && k.PublicKey.Equals(key))
+            ?? throw new StepFailure($"the key on {holder.Id}'s {holder.Device} (fingerprint {key.Fingerprint}) is not a {role} key of the trusted root version {root.Signed.Version}");
+        if (enrolledByStep.Values.FirstOrDefault(k => k.PublicKey.Equals(key)) is { } sameKey)
+        {
+            throw new StepFailure($"the device returned {sameKey.Holder.Id}'s key again (fingerprint {key.Fingerprint})");
+        }
+
+        var threshold = root.Signed.Roles[role].Threshold;
+        if (threshold != script.Policies.ThresholdOf(role))
+        {
+            throw new StepFailure($"the trusted root sets the {role} threshold to {threshold}, the script's policy to {script.Policies.ThresholdOf(role)}: correct the script before the ceremony");
+        }
+
+        transcript.Append(TranscriptEvents.KeyPresented, new JsonObject
+        {
+            { "step", step.Id },
+            { "holder", holder.Id },
+            { "role", role },
+            { "device_kind", holder.Device.KindName },
+            { "device_serial", found.DeviceSerial },
+            { "key_reference", found.KeyReference },
+            { "public_key", Convert.ToBase64String(key.SubjectPublicKeyInfo.Span) },
+            { "fingerprint", key.Fingerprint },
+            { "key_id", listed.KeyId },
+        });
+        var enrolled = AttestAndEnroll(step, holder, found, key, listed.KeyId);
+        var keys = roles.TryGetValue(role, out var known) ? [.. known.Keys, enrolled] : new List<EnrolledKey> { enrolled };
+        roles[role] = (keys, threshold);
+        roleKeyObjects[role] = root.Signed.RoleKeys(role).ToDictionary(k => k.KeyId, StringComparer.Ordinal);
+    }
+
+    // The key a device returned: on the holder's device, not one already enrolled from that device, and readable.
+    private PublicKey DeviceKey(KeyHolder holder, GeneratedKey returned, string how)
+    {
+        if (enrolledByStep.Values.FirstOrDefault(k => k.DeviceSerial == returned.DeviceSerial) is { } sameDevice)
+        {
+            throw new StepFailure($"device serial {returned.DeviceSerial} already holds {sameDevice.Holder.Id}'s enrolled key: one key per device serial");
+        }
+
+        if (returned.DeviceSerial != holder.Device.Serial)
+        {
+            throw new StepFailure($"the key was {how} on device serial {returned.DeviceSerial}, not on {holder.Id}'s {holder.Device}");
+        }
+
+        try
+        {
+            return PublicKey.FromSubjectPublicKeyInfo(returned.SubjectPublicKeyInfo.Span);
+        }
+        catch (CryptographicException e)
+        {
+            throw new StepFailure("the device returned a public key that cannot be read: " + e.Message);
+        }
+    }
+
+    // The request's trusted root, read and recorded in the transcript once, at the first step that needs it.
+    private Metadata<Root> TrustedRoot(CeremonyStep step)
+    {
+        if (trustedRoot is not null)
+        {
+            return trustedRoot;
+        }
+
+        var bytes = actions.TrustedRoot();
+        Metadata<Root> root;
+        try
+        {
+            root = Metadata<Root>.Parse(bytes.Span, dialect: script.Repository.Dialect);
+        }
+        catch (MetadataException e)
+        {
+            throw new StepFailure("the repository's trusted root cannot be read: " + e.Message);
+        }
+
+        transcript.Append(TranscriptEvents.TrustedRoot, new JsonObject
+        {
+            { "step", step.Id },
+            { "version", root.Signed.Version },
+            { "sha256", Sha256(bytes.Span) },
+            { "document", Convert.ToBase64String(bytes.Span) },
+        });
+        trustedRoot = root;
+        return root;
+    }
+
+    private EnrolledKey AttestAndEnroll(CeremonyStep step, KeyHolder holder, GeneratedKey generated, PublicKey key, string keyId)
+    {
+        var policy = script.Policies.YubiKey;
         var ev = actions.Attest(generated, holder);
         var verdict = attestation.Verify(ev, generated);
         var evidenceSha256 = Convert.ToHexStringLower(SHA256.HashData(ev.Bytes.Span));
@@ -320,6 +410,7 @@ public sealed class CeremonyRunner
         {
             { "step", step.Id }, { "holder", holder.Id }, { "fingerprint", key.Fingerprint }, { "key_id", keyId },
         });
+        return enrolled;
     }
 
     private void BuildRoot(CeremonyStep step)
@@ -408,6 +499,30 @@ public sealed class CeremonyRunner
         [
             $"{step.Delegator} version {md.Signed.Version}, expires {Rfc3339.Format(md.Signed.Expires)}: {step.Mode} delegation \"{step.Name}\"",
             $"{step.Name}: {threshold} of {string.Join(", ", keys.Select(k => k.Holder.Id))}; paths {string.Join(", ", step.Paths)}",
+            $"signed sha256: {Sha256(md.SignedBytes())}",
+        ]);
+    }
+
+    private void DelegatedRole(CeremonyStep step)
+    {
+        var delegation = script.FindStep(step.DelegationStep!)!;
+        var name = delegation.Name!;
+        var expires = ExpiryOf("delegation");
+        var built = actions.BuildDelegatedRole(new DelegatedRolePlan(step.Id, delegation.Id, name, delegation.Delegator, expires));
+        var md = ParseBuilt(built, step);
+        if (md.Signed is not Targets)
+        {
+            throw new StepFailure($"the item built is {md.Signed.Type}, not the targets metadata of {name}");
+        }
+
+        CheckCommon(md, null, expires);
+        var (keys, threshold) = roles[name];
+        RecordBuilt(step, md, name);
+        items[step.Id] = (md, name);
+        Confirm(step, "confirm-delegated-role", script.Administrator, "administrator", null, $"{script.Administrator.Name}: check the delegated role's next version and confirm.",
+        [
+            $"{name} version {md.Signed.Version}, expires {Rfc3339.Format(md.Signed.Expires)}, {((Targets)md.Signed).TargetFiles.Count} target(s)",
+            $"to be signed by {threshold} of {string.Join(", ", keys.Select(k => k.Holder.Id))}, the keys of \"{delegation.Id}\"",
             $"signed sha256: {Sha256(md.SignedBytes())}",
         ]);
     }

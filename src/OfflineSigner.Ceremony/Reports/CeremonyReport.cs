@@ -33,10 +33,15 @@ public static class CeremonyReport
             h.Append("<div class=\"rehearsal\">REHEARSAL: not a record of a ceremony</div>\n");
         }
 
-        h.Append("<h1>Root key ceremony: ").Append(E(s.CeremonyId)).Append("</h1>\n");
+        h.Append("<h1>").Append(s.Steps.Any(x => x.Action == StepAction.BuildRoot) ? "Root key ceremony" : "Key ceremony").Append(": ").Append(E(s.CeremonyId)).Append("</h1>\n");
         h.Append("<p class=\"purpose\">").Append(E(s.Purpose)).Append("</p>\n");
         h.Append("<table class=\"facts\">\n");
         Row(h, "Repository", $"{s.Repository.Name} ({(s.Repository.Dialect == Tuf.Dialect.Notary ? "Notary v1" : "TUF specification")})");
+        if (r.TrustedRootSha256 is { } rootSha)
+        {
+            Row(h, "Trusted root", $"SHA-256 {rootSha}");
+        }
+
         Row(h, "Held", $"{Time(r.StartedAt)} to {Time(r.EndedAt)}");
         Row(h, "Transcript", $"{r.Entries} entries, {(r.Sealed ? "sealed by " + string.Join(", ", r.Seals.Select(x => x.Holder)) : "NOT SEALED")}");
         Row(h, "Verification", verification.Ok ? "verified: chain, ceremony rules, seals" + (verification.Witnesses.Count > 0 ? " and witness statements" : string.Empty) : "REFUSED: " + string.Join("; ", verification.Problems));
@@ -118,8 +123,13 @@ public static class CeremonyReport
             t.Append("*** REHEARSAL: not a record of a ceremony ***\n\n");
         }
 
-        t.Append("ROOT KEY CEREMONY: ").Append(s.CeremonyId).Append('\n').Append(s.Purpose).Append("\n\n");
+        t.Append(s.Steps.Any(x => x.Action == StepAction.BuildRoot) ? "ROOT KEY CEREMONY: " : "KEY CEREMONY: ").Append(s.CeremonyId).Append('\n').Append(s.Purpose).Append("\n\n");
         t.Append("Repository:   ").Append(s.Repository.Name).Append(s.Repository.Dialect == Tuf.Dialect.Notary ? " (Notary v1)" : " (TUF specification)").Append('\n');
+        if (r.TrustedRootSha256 is { } trustedSha)
+        {
+            t.Append("Trusted root: SHA-256 ").Append(trustedSha).Append('\n');
+        }
+
         t.Append("Held:         ").Append(Time(r.StartedAt)).Append(" to ").Append(Time(r.EndedAt)).Append('\n');
         t.Append("Transcript:   ").Append(r.Entries.ToString(CultureInfo.InvariantCulture)).Append(" entries, ")
             .Append(r.Sealed ? "sealed by " + string.Join(", ", r.Seals.Select(x => x.Holder)) : "NOT SEALED").Append('\n');

@@ -114,6 +114,12 @@ public enum StepAction
     /// <summary>A key holder generates their key on their device; its attestation is verified and it is enrolled.</summary>
     GenerateKey,
 
+    /// <summary>
+    /// A key holder brings the key a role of the trusted root already lists, on their device; its attestation is
+    /// verified again and it is enrolled for signing that role in this ceremony.
+    /// </summary>
+    EnrollKey,
+
     /// <summary>The administrator builds a root from enrolled keys.</summary>
     BuildRoot,
 
@@ -122,6 +128,9 @@ public enum StepAction
 
     /// <summary>The administrator creates or rotates a delegation, building the delegator's next version.</summary>
     Delegation,
+
+    /// <summary>The delegated role of a rotated delegation gets its next version, to be signed by the new keys.</summary>
+    DelegatedRole,
 
     /// <summary>The administrator exports the signed items, the transcript and the evidence into a bundle.</summary>
     ExportBundle,
@@ -151,6 +160,12 @@ public sealed record CeremonyStep
     /// <summary>generate-key: the algorithm.</summary>
     public string? Algorithm { get; init; }
 
+    /// <summary>enroll-key: the top-level role of the trusted root whose key the holder brings.</summary>
+    public string? Role { get; init; }
+
+    /// <summary>delegated-role: the delegation step whose delegated role gets its next version.</summary>
+    public string? DelegationStep { get; init; }
+
     /// <summary>build-root: the generate-key steps whose keys each role lists.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> RoleKeys { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
 
@@ -160,7 +175,7 @@ public sealed record CeremonyStep
     /// <summary>build-root: the root's version (1 for a new repository).</summary>
     public long Version { get; init; } = 1;
 
-    /// <summary>sign: the step whose item is signed (a build-root or delegation step).</summary>
+    /// <summary>sign: the step whose item is signed (a build-root, delegation or delegated-role step).</summary>
     public string? Item { get; init; }
 
     /// <summary>sign: the key holders who sign, in order.</summary>
@@ -175,7 +190,7 @@ public sealed record CeremonyStep
     /// <summary>delegation: the role that delegates (default targets).</summary>
     public string Delegator { get; init; } = "targets";
 
-    /// <summary>delegation: the generate-key steps whose keys the delegation lists; seal: the keys that seal.</summary>
+    /// <summary>delegation: the generate-key steps whose keys the delegation lists; seal: the keys (generate-key or enroll-key steps) that seal.</summary>
     public IReadOnlyList<string> Keys { get; init; } = [];
 
     /// <summary>delegation: the paths delegated.</summary>
@@ -194,6 +209,8 @@ public sealed record CeremonyStep
     public static string ActionName(StepAction action) => action switch
     {
         StepAction.GenerateKey => "generate-key",
+        StepAction.EnrollKey => "enroll-key",
+        StepAction.DelegatedRole => "delegated-role",
         StepAction.BuildRoot => "build-root",
         StepAction.Sign => "sign",
         StepAction.Delegation => "delegation",

@@ -238,7 +238,7 @@ public static class CeremonyScriptReader
     private static CeremonyStep ReadStep(Strict o)
     {
         var id = o.Identifier("id");
-        var actionName = o.Choice("action", ["generate-key", "build-root", "sign", "delegation", "export-bundle", "seal"]);
+        var actionName = o.Choice("action", ["generate-key", "enroll-key", "build-root", "sign", "delegation", "delegated-role", "export-bundle", "seal"]);
         var description = o.OptionalText("description");
         CeremonyStep step;
         switch (actionName)
@@ -249,6 +249,21 @@ public static class CeremonyScriptReader
                     Id = id, Action = StepAction.GenerateKey, Path = o.Path, Description = description,
                     Holder = o.Identifier("holder"),
                     Algorithm = o.String("algorithm"),
+                };
+                break;
+            case "enroll-key":
+                step = new CeremonyStep
+                {
+                    Id = id, Action = StepAction.EnrollKey, Path = o.Path, Description = description,
+                    Holder = o.Identifier("holder"),
+                    Role = o.Choice("role", ["root", "targets"]),
+                };
+                break;
+            case "delegated-role":
+                step = new CeremonyStep
+                {
+                    Id = id, Action = StepAction.DelegatedRole, Path = o.Path, Description = description,
+                    DelegationStep = o.Identifier("delegation"),
                 };
                 break;
             case "build-root":

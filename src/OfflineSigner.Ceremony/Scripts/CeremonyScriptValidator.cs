@@ -200,6 +200,12 @@ public static class CeremonyScriptValidator
                     case StepAction.GenerateKey:
                         GenerateKey(s);
                         break;
+                    case StepAction.EnrollKey:
+                        EnrollKey(s);
+                        break;
+                    case StepAction.DelegatedRole:
+                        DelegatedRole(s);
+                        break;
                     case StepAction.BuildRoot:
                         BuildRoot(s);
                         break;
@@ -218,6 +224,11 @@ public static class CeremonyScriptValidator
                 }
 
                 stepIndex[s.Id] = i;
+            }
+
+            if (steps.FirstOrDefault(s => s.Action == StepAction.EnrollKey) is { } enroll && steps.Any(s => s.Action == StepAction.BuildRoot))
+            {
+                Error(enroll.Path, "enroll-key brings a key of the repository's current trusted root, and build-root makes a new root: one ceremony does one or the other");
             }
 
             if (steps[^1].Action != StepAction.Seal)
@@ -241,20 +252,10 @@ public static class CeremonyScriptValidator
 
         private void GenerateKey(CeremonyStep s)
         {
-            var holder = script.FindHolder(s.Holder!);
-            if (holder is null)
+            if (KeyHolderOf(s) is not { } holder)
             {
-                Error(s.Path + ".holder", $"\"{s.Holder}\" is not a key holder of this script");
                 return;
             }
-
-            if (keyOfHolder.TryGetValue(holder.Id, out var earlier))
-            {
-                Error(s.Path + ".holder", $"{holder.Id} already generates a key in step \"{earlier.Id}\": one key per holder and per device");
-                return;
-            }
-
-            keyOfHolder[holder.Id] = s;
             if (!Policies.Algorithms.Contains(s.Algorithm!))
             {
                 Error(s.Path + ".algorithm", $"\"{s.Algorithm}\" is not among the policy's algorithms ({string.Join(", ", Policies.Algorithms)})");
@@ -277,6 +278,66 @@ public static class CeremonyScriptValidator
                 {
                     Warning(s.Path + ".algorithm", "ECDSA on YubiKey firmware below 5.7.0 is exposed to EUCLEAK; the enrollment refuses such devices unless policy allows them (set policies.yubikey.min_firmware to \"5.7.0\" to say so here)");
                 }
+            }
+        }
+
+        private void EnrollKey(CeremonyStep s)
+        {
+            if (KeyHolderOf(s) is null)
+            {
+                return;
+            }
+
+            var role = s.Role!;
+            var keys = roleKeys.TryGetValue(role, out var known) ? [.. known.Keys, s.Id] : new List<string> { s.Id };
+            roleKeys[role] = (keys, Policies.ThresholdOf(role));
+        }
+
+        // The holder of a generate-key or enroll-key step, once theirs: one key per holder (and so per device).
+        private KeyHolder? KeyHolderOf(CeremonyStep s)
+        {
+            var holder = script.FindHolder(s.Holder!);
+            if (holder is null)
+            {
+                Error(s.Path + ".holder", $"\"{s.Holder}\" is not a key holder of this script");
+                return null;
+            }
+
+            if (keyOfHolder.TryGetValue(holder.Id, out var earlier))
+            {
+                Error(s.Path + ".holder", $"{holder.Id} already has a key in step \"{earlier.Id}\" ({earlier.ActionText}): one key per holder and per device");
+                return null;
+            }
+
+            keyOfHolder[holder.Id] = s;
+            return holder;
+        }
+
+        private void DelegatedRole(CeremonyStep s)
+        {
+            var d = script.FindStep(s.DelegationStep!);
+            if (d is null || d.Action != StepAction.Delegation || !stepIndex.ContainsKey(d.Id))
+            {
+                Error(s.Path + ".delegation", d is null
+                    ? $"no step \"{s.DelegationStep}\" in this script"
+                    : d.Action != StepAction.Delegation ? $"step \"{d.Id}\" is a {d.ActionText} step, not delegation" : $"step \"{d.Id}\" comes later: the delegated role follows its delegation");
+                return;
+            }
+
+            if (script.Steps.Any(o => o.Action == StepAction.DelegatedRole && o.DelegationStep == d.Id && stepIndex.ContainsKey(o.Id)))
+            {
+                Error(s.Path + ".delegation", $"the delegated role of \"{d.Id}\" already gets its next version in an earlier step");
+            }
+
+            if (!Policies.ExpiryDays.ContainsKey("delegation"))
+            {
+                Error("$.policies.expiry_days", $"step \"{s.Id}\" builds a new version of {d.Name}, so expiry_days.delegation is needed");
+            }
+
+            if (roleKeys.TryGetValue(d.Name!, out var keys))
+            {
+                items[s.Id] = (d.Name!, keys.Keys, keys.Threshold);
+                signed[s.Id] = [];
             }
         }
 
@@ -405,7 +466,7 @@ public static class CeremonyScriptValidator
 
             if (!items.TryGetValue(s.Item!, out var item))
             {
-                Error(s.Path + ".item", $"step \"{s.Item}\" builds nothing to sign (build-root and delegation steps do)");
+                Error(s.Path + ".item", $"step \"{s.Item}\" builds nothing to sign (build-root, delegation and delegated-role steps do)");
                 return;
             }
 
@@ -490,7 +551,7 @@ public static class CeremonyScriptValidator
             _ = KeyReferences(s.Keys, s.Path + ".keys");
         }
 
-        // Checks that each reference names an earlier generate-key step, once; returns the good ones.
+        // Checks that each reference names an earlier generate-key or enroll-key step, once; returns the good ones.
         private List<string> KeyReferences(IReadOnlyList<string> keys, string? path)
         {
             var good = new List<string>();
@@ -499,18 +560,18 @@ public static class CeremonyScriptValidator
                 var id = keys[i];
                 var at = $"{path}[{i}]";
                 var step = script.FindStep(id);
-                if (step is null || step.Action != StepAction.GenerateKey)
+                if (step is null || step.Action is not (StepAction.GenerateKey or StepAction.EnrollKey))
                 {
                     if (path is not null)
                     {
-                        Error(at, step is null ? $"no step \"{id}\" in this script" : $"step \"{id}\" is a {step.ActionText} step, not generate-key");
+                        Error(at, step is null ? $"no step \"{id}\" in this script" : $"step \"{id}\" is a {step.ActionText} step, not generate-key or enroll-key");
                     }
                 }
                 else if (!stepIndex.ContainsKey(id))
                 {
                     if (path is not null)
                     {
-                        Error(at, $"step \"{id}\" comes later: a key is used after it is generated");
+                        Error(at, $"step \"{id}\" comes later: a key is used after it is generated or brought");
                     }
                 }
                 else if (good.Contains(id))

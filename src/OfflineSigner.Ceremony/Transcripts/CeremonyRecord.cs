@@ -24,6 +24,9 @@ public sealed record CeremonyRecord
 
     public RecordedBundle? Bundle { get; init; }
 
+    /// <summary>A ceremony on an existing repository: the SHA-256 of the trusted root it worked against; null for a new repository.</summary>
+    public string? TrustedRootSha256 { get; init; }
+
     /// <summary>Lowercase hex SHA-256 of the whole transcript file: what witnesses sign.</summary>
     public required string TranscriptSha256 { get; init; }
 

@@ -8,6 +8,8 @@ public static class TranscriptEvents
     public const string Prompt = "prompt";
     public const string Answer = "answer";
     public const string KeyGenerated = "key_generated";
+    public const string TrustedRoot = "trusted_root";
+    public const string KeyPresented = "key_presented";
     public const string KeyAttested = "key_attested";
     public const string KeyEnrolled = "key_enrolled";
     public const string MetadataBuilt = "metadata_built";

@@ -96,6 +96,8 @@ public static class TranscriptVerifier
         private readonly Dictionary<string, (Metadata<Signed> Md, string Role, List<RecordedSignature> Sigs)> items = new(StringComparer.Ordinal);
         private readonly List<RecordedSeal> seals = [];
         private CeremonyScript? script;
+        private Metadata<Root>? trustedRoot;
+        private string? trustedRootSha256;
         private string mode = "ceremony";
         private DateTimeOffset started;
         private DateTimeOffset ended;
@@ -132,6 +134,7 @@ public static class TranscriptVerifier
                 EndedAt = ended,
                 Steps = recorded,
                 Keys = keys,
+                TrustedRootSha256 = trustedRootSha256,
                 Items = [.. items.Select(i => new RecordedItem(
                     i.Key,
                     Signed.TypeName(i.Value.Md.Signed.Type, i.Value.Md.Dialect),
@@ -330,7 +333,7 @@ public static class TranscriptVerifier
                 throw new CeremonyFormatException($"step \"{stepId}\" went on after a prompt was not confirmed");
             }
 
-            if (ev is TranscriptEvents.KeyGenerated or TranscriptEvents.SignatureAdded or TranscriptEvents.SealSignature
+            if (ev is TranscriptEvents.KeyGenerated or TranscriptEvents.KeyPresented or TranscriptEvents.SignatureAdded or TranscriptEvents.SealSignature
                 && (previous is null || Str(previous, "event") != TranscriptEvents.Answer || Str(previous, "actor") != Str(o, "holder")))
             {
                 throw new CeremonyFormatException($"{ev} for {Str(o, "holder")} without {Str(o, "holder")}'s confirmation just before it");
@@ -352,6 +355,12 @@ public static class TranscriptVerifier
                     break;
                 case TranscriptEvents.KeyGenerated:
                     KeyGenerated(o, step);
+                    break;
+                case TranscriptEvents.TrustedRoot:
+                    TrustedRoot(o, step);
+                    break;
+                case TranscriptEvents.KeyPresented:
+                    KeyPresented(o, step);
                     break;
                 case TranscriptEvents.KeyAttested:
                     KeyAttested(o);
@@ -451,6 +460,72 @@ public static class TranscriptVerifier
             keys.Add(new RecordedKey(step.Id, holder, Str(o, "device_kind"), Str(o, "device_serial"), Str(o, "algorithm"), Str(o, "key_id"), key.Fingerprint, string.Empty, string.Empty, "not attested", false));
         }
 
+        private void TrustedRoot(JsonObject o, CeremonyStep step)
+        {
+            if (trustedRoot is not null || step.Action != StepAction.EnrollKey)
+            {
+                throw new CeremonyFormatException(trustedRoot is null ? $"a trusted root recorded in a {step.ActionText} step" : "a second trusted root");
+            }
+
+            var document = Base64(o, "document");
+            if (Convert.ToHexStringLower(SHA256.HashData(document)) != Str(o, "sha256"))
+            {
+                throw new CeremonyFormatException("sha256 is not the SHA-256 of the trusted root recorded");
+            }
+
+            trustedRoot = Metadata<Root>.Parse(document, dialect: script!.Repository.Dialect);
+            trustedRootSha256 = Str(o, "sha256");
+        }
+
+        // A key the trusted root already lists for the step's role, brought on the holder's device.
+        private void KeyPresented(JsonObject o, CeremonyStep step)
+        {
+            var holder = Str(o, "holder");
+            if (step.Action != StepAction.EnrollKey || step.Holder != holder || Str(o, "role") != step.Role)
+            {
+                throw new CeremonyFormatException($"a key for {holder} brought in step \"{step.Id}\", which does not enroll {holder}'s {Str(o, "role")} key");
+            }
+
+            var key = PublicKey.FromSubjectPublicKeyInfo(Base64(o, "public_key"));
+            if (key.Fingerprint != Str(o, "fingerprint"))
+            {
+                throw new CeremonyFormatException("fingerprint is not the SHA-256 of the public key");
+            }
+
+            var root = trustedRoot ?? throw new CeremonyFormatException("a key brought before the trusted root was recorded");
+            var listed = root.Signed.RoleKeys(step.Role!).FirstOrDefault(k => k.KeyId == Str(o, "key_id"));
+            if (listed?.PublicKey is null || !listed.PublicKey.Equals(key))
+            {
+                throw new CeremonyFormatException($"{holder}'s key {Str(o, "key_id")} is not a {step.Role} key of the trusted root version {root.Signed.Version}");
+            }
+
+            if (root.Signed.Roles[step.Role!].Threshold != script!.Policies.ThresholdOf(step.Role!))
+            {
+                throw new CeremonyFormatException($"the trusted root's {step.Role} threshold is not the script's");
+            }
+
+            var device = script.FindHolder(holder)!.Device;
+            if (Str(o, "device_serial") != device.Serial)
+            {
+                throw new CeremonyFormatException($"found on device serial {Str(o, "device_serial")}, not {holder}'s {device.Serial}");
+            }
+
+            if (keys.Any(k => k.DeviceSerial == device.Serial || k.Fingerprint == key.Fingerprint))
+            {
+                throw new CeremonyFormatException("a second key from one device, or the same key twice");
+            }
+
+            holderKeys[holder] = key;
+            keys.Add(new RecordedKey(step.Id, holder, Str(o, "device_kind"), Str(o, "device_serial"), AlgorithmName(key), listed.KeyId, key.Fingerprint, string.Empty, string.Empty, "not attested", false));
+        }
+
+        private static string AlgorithmName(PublicKey key) => key.Family switch
+        {
+            KeyFamily.Ecdsa => key.Curve == "P-384" ? "ecdsa-p384" : "ecdsa-p256",
+            KeyFamily.Ed25519 => "ed25519",
+            _ => "rsa-" + key.KeySizeBits.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+
         private void KeyAttested(JsonObject o)
         {
             var index = keys.FindIndex(k => k.Holder == Str(o, "holder"));
@@ -498,7 +573,7 @@ public static class TranscriptVerifier
 
         private void MetadataBuilt(JsonObject o, CeremonyStep step)
         {
-            if (step.Action is not (StepAction.BuildRoot or StepAction.Delegation))
+            if (step.Action is not (StepAction.BuildRoot or StepAction.Delegation or StepAction.DelegatedRole))
             {
                 throw new CeremonyFormatException($"metadata built in a {step.ActionText} step");
             }
@@ -527,6 +602,17 @@ public static class TranscriptVerifier
                 }
 
                 signingRole = "root";
+            }
+            else if (step.Action == StepAction.DelegatedRole)
+            {
+                var delegation = script!.FindStep(step.DelegationStep!)!;
+                _ = md.Signed as Targets ?? throw new CeremonyFormatException("a delegated-role step built no targets metadata");
+                if (!items.ContainsKey(delegation.Id))
+                {
+                    throw new CeremonyFormatException($"the delegated role of \"{delegation.Id}\" built before its delegation");
+                }
+
+                signingRole = delegation.Name!;
             }
             else
             {
@@ -604,6 +690,11 @@ public static class TranscriptVerifier
 
         private Key? FindKeyObject(string role, string keyId)
         {
+            if (trustedRoot is not null && trustedRoot.Signed.RoleKeys(role).FirstOrDefault(k => k.KeyId == keyId) is { } tk)
+            {
+                return tk;
+            }
+
             foreach (var (md, _, _) in items.Values)
             {
                 if (md.Signed is Root root && root.RoleKeys(role).FirstOrDefault(k => k.KeyId == keyId) is { } rk)

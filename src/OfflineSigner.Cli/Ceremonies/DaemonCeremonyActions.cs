@@ -25,7 +25,13 @@ namespace OfflineSigner.Cli.Ceremonies;
 /// online keys of the request bundle ('offline-signer export --new'), and the export writes them, their signatures
 /// and every key's evidence into that bundle; the sealed transcript follows once the ceremony is sealed.
 /// </summary>
-internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle, OperatorConsole console, string ceremonyId, TimeProvider clock, CancellationToken ct) : ICeremonyActions
+/// <remarks>
+/// A ceremony on an existing repository (enroll-key steps, a delegation rotated) takes the bundle
+/// 'offline-signer export --repo DIR --role targets --delegation NAME' wrote: its trusted root names the keys holders
+/// bring, its targets and delegated role are the versions the ceremony changes and signs. That bundle is left as it
+/// is (signing never rewrites an unsigned item); the export step writes a new bundle to <c>bundleOut</c>.
+/// </remarks>
+internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle, string? bundleOut, OperatorConsole console, string ceremonyId, TimeProvider clock, CancellationToken ct) : ICeremonyActions
 {
     /// <summary>The PIV slot ceremony keys are generated in (digital signature).</summary>
     public const byte PivSlot = 0x9C;
@@ -36,8 +42,12 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
     private readonly Dictionary<string, byte[]> built = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> rootCertificateKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> signingRoleOf = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]?> previousOf = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> delegatorStepOf = new(StringComparer.Ordinal);
     private readonly List<(EngineSignRequest Request, ItemSignature Signature)> made = [];
     private string? rootStep;
+    private byte[]? trustedRoot;
+    private Bundle? written;
 
     /// <inheritdoc/>
     public GeneratedKey GenerateKey(KeyGenerationRequest request)
@@ -77,6 +87,39 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         }
 
         return new GeneratedKey(key.SubjectPublicKeyInfo.ToByteArray(), key.Uri, key.DeviceSerial);
+    }
+
+    /// <inheritdoc/>
+    public GeneratedKey FindKey(KeyLookupRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var holder = request.Holder;
+        var (backend, _) = FindDevice(holder.Device);
+        var root = Metadata<Root>.Parse(TrustedRoot().Span, dialect: bundle.Manifest.Dialect);
+        var listed = root.Signed.RoleKeys(request.Role).Where(k => k.PublicKey is not null).Select(k => k.PublicKey!.Fingerprint).ToHashSet(StringComparer.Ordinal);
+        var onDevice = daemon.Client.ListKeysAsync(new ListKeysRequest { Backend = backend.Name }, DaemonSession.Call(ct)).GetAwaiter().GetResult()
+            .Keys.Where(k => k.DeviceSerial == holder.Device.Serial).ToList();
+        var matches = onDevice.Where(k => listed.Contains(Tuf.Crypto.PublicKey.FromSubjectPublicKeyInfo(k.SubjectPublicKeyInfo.Span).Fingerprint)).ToList();
+        return matches.Count switch
+        {
+            0 => throw new OfflineSignerException($"{holder.Id}'s {holder.Device} holds {onDevice.Count} key(s), none of them a {request.Role} key of the trusted root version {root.Signed.Version}: check that it is the right device, or that the holder is meant to sign for {request.Role}"),
+            1 => new GeneratedKey(matches[0].SubjectPublicKeyInfo.ToByteArray(), matches[0].Uri, matches[0].DeviceSerial),
+            _ => throw new OfflineSignerException($"{holder.Id}'s {holder.Device} holds {matches.Count} {request.Role} keys of the trusted root ({string.Join(", ", matches.Select(m => m.Uri))}): one key per holder and per device"),
+        };
+    }
+
+    /// <inheritdoc/>
+    public ReadOnlyMemory<byte> TrustedRoot()
+    {
+        if (trustedRoot is null)
+        {
+            var file = bundle.Manifest.IsNewRepository ? null : bundle.Manifest.ContextOf("root").SingleOrDefault();
+            trustedRoot = file is null
+                ? throw new OfflineSignerException("the request bundle carries no trusted root: a ceremony on an existing repository takes the bundle 'offline-signer export --repo DIR --role targets --delegation NAME' wrote")
+                : bundle.Read(file.File.Path);
+        }
+
+        return trustedRoot;
     }
 
     /// <inheritdoc/>
@@ -146,9 +189,14 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
     public BuiltItem BuildDelegation(DelegationPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        if (plan.Mode != "create" || plan.Delegator != "targets")
+        if (plan.Delegator != "targets")
         {
-            throw new OfflineSignerException($"a ceremony run creates delegations of the first targets (mode create, delegator targets), not {plan.Mode} of {plan.Delegator}: rotate later with 'offline-signer rotate delegation'");
+            throw new OfflineSignerException($"a ceremony run creates and rotates delegations of targets, not of {plan.Delegator}: rotate those with 'offline-signer rotate delegation --delegator {plan.Delegator}'");
+        }
+
+        if (plan.Mode == "rotate")
+        {
+            return BuildRotation(plan);
         }
 
         if (rootStep is null)
@@ -165,6 +213,42 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         return new BuiltItem(plan.StepId, bytes);
     }
 
+    // The request bundle's next targets with the delegation's keys replaced by the ceremony's, at the policy's expiry.
+    private BuiltItem BuildRotation(DelegationPlan plan)
+    {
+        var dialect = plan.Repository.Dialect;
+        var item = bundle.Manifest.Items.FirstOrDefault(i => i.Role == "targets" && i.Previous is not null)
+            ?? throw new OfflineSignerException($"the request bundle has no next version of targets to rotate \"{plan.Name}\" in: export it with 'offline-signer export --repo DIR --role targets --delegation {plan.Name}'");
+        var md = Metadata<Targets>.Parse(bundle.Read(item.File.Path), dialect: dialect);
+        var targets = md.Signed;
+        var current = targets.Delegations?.FindRole(plan.Name)
+            ?? throw new OfflineSignerException($"targets version {targets.Version - 1} has no delegation \"{plan.Name}\" to rotate");
+        targets.SetDelegationKeys(plan.Name, [.. plan.Keys.Select(k => Key.FromPublicKey(k.PublicKey, dialect))], plan.Threshold);
+        targets.SetExpires(plan.Expires);
+        var bytes = Metadata<Targets>.Create(targets).ToBytes();
+        built[plan.StepId] = bytes;
+        signingRoleOf[plan.StepId] = "targets";
+        previousOf[plan.StepId] = bundle.Read(item.Previous!);
+        return new BuiltItem(plan.StepId, bytes);
+    }
+
+    /// <inheritdoc/>
+    public BuiltItem BuildDelegatedRole(DelegatedRolePlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var dialect = bundle.Manifest.Dialect;
+        var item = bundle.Manifest.Items.FirstOrDefault(i => i.Role == plan.Name)
+            ?? throw new OfflineSignerException($"the request bundle has no next version of {plan.Name}: export it with 'offline-signer export --repo DIR --role targets --delegation {plan.Name}'");
+        var md = Metadata<Targets>.Parse(bundle.Read(item.File.Path), dialect: dialect);
+        md.Signed.SetExpires(plan.Expires);
+        var bytes = Metadata<Targets>.Create(md.Signed).ToBytes();
+        built[plan.StepId] = bytes;
+        signingRoleOf[plan.StepId] = plan.Name;
+        previousOf[plan.StepId] = item.Previous is null ? null : bundle.Read(item.Previous);
+        delegatorStepOf[plan.StepId] = plan.DelegationStepId;
+        return new BuiltItem(plan.StepId, bytes);
+    }
+
     /// <inheritdoc/>
     public ItemSignature Sign(EngineSignRequest request)
     {
@@ -174,7 +258,17 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         var signing = new SigningRequest { Metadata = ByteString.CopyFrom(built[request.ItemStepId]), Role = role, KeyUri = keyUri };
         if (role != "root")
         {
-            signing.TrustedRoot = ByteString.CopyFrom(built[rootStep!]);
+            signing.TrustedRoot = ByteString.CopyFrom(rootStep is null ? TrustedRoot().Span : built[rootStep]);
+        }
+
+        if (previousOf.GetValueOrDefault(request.ItemStepId) is { } previous)
+        {
+            signing.Previous = ByteString.CopyFrom(previous);
+        }
+
+        if (delegatorStepOf.TryGetValue(request.ItemStepId, out var delegatorStep))
+        {
+            signing.Delegator = ByteString.CopyFrom(built[delegatorStep]);
         }
 
         if (request.Item.Dialect == Dialect.Notary)
@@ -205,6 +299,11 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
     public ExportedBundle Export(Ceremony.Engine.ExportRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (rootStep is null)
+        {
+            return ExportRotation(request);
+        }
+
         var manifest = bundle.Manifest;
         var builder = BundleBuilder.From(manifest, bundle);
         var paths = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -229,21 +328,71 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         var next = builder.Manifest(manifest.Created);
         var now = clock.GetUtcNow();
         bundle.AddItems(next, builder.NewContent(manifest), now, ("ceremony_id", ceremonyId), ("items", request.Items.Count.ToString(CultureInfo.InvariantCulture)), ("evidence", request.Evidence.Count.ToString(CultureInfo.InvariantCulture)));
+        bundle.AddSignatures(Detached(next, request, paths, now), now);
+        var manifestBytes = File.ReadAllBytes(Path.Combine(bundle.Dir, BundleNames.Manifest));
+        return new ExportedBundle(next.BundleId, Convert.ToHexStringLower(SHA256.HashData(manifestBytes)), bundle.Dir);
+    }
+
+    // A ceremony on an existing repository: a new bundle against the request's trusted root, with targets first (the
+    // delegator of the delegated roles after it), each item's current version for the diff, the signatures and evidence.
+    private ExportedBundle ExportRotation(Ceremony.Engine.ExportRequest request)
+    {
+        var outDir = bundleOut ?? throw new OfflineSignerException("a ceremony on an existing repository writes a new bundle: give --bundle-out DIR");
+        var manifest = bundle.Manifest;
+        var rootBytes = TrustedRoot().ToArray();
+        var builder = new BundleBuilder(manifest.Dialect, manifest.Repository.Name, manifest.Repository.Gun, Metadata<Root>.Parse(rootBytes, dialect: manifest.Dialect), rootBytes);
+        var trusted = builder.AddTrustedRoot();
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in request.Items.OrderBy(i => signingRoleOf[i.StepId] == "targets" ? 0 : 1))
+        {
+            var role = signingRoleOf[item.StepId];
+            var unsigned = MetadataReader.Parse(built[item.StepId], dialect: manifest.Dialect);
+            string? delegatorPath = null;
+            if (role != "targets")
+            {
+                delegatorPath = builder.DelegatorPathFor("targets")
+                    ?? throw new OfflineSignerException($"{role} leaves only with the targets that delegates to it: export the delegation step's item with it");
+            }
+
+            var path = builder.AddItem(role, unsigned, trusted, previousOf.GetValueOrDefault(item.StepId), delegatorPath);
+            if (role == "targets")
+            {
+                builder.UseItemAsDelegator("targets", path);
+            }
+
+            paths[item.StepId] = path;
+        }
+
+        foreach (var e in request.Evidence)
+        {
+            var extension = e.Evidence.Format == PivEvidenceVerifier.PivFormat ? "pem" : "json";
+            builder.AddContext(BundleManifest.AttestationKind, e.Key.Holder.Id, 0, e.Evidence.Bytes.ToArray(), $"attestation.{e.Key.Holder.Id}.{extension}");
+        }
+
+        var now = clock.GetUtcNow();
+        var written = builder.Write(outDir, now, ("ceremony_id", ceremonyId), ("from", "ceremony"), ("request_bundle", manifest.BundleId));
+        this.written = Bundle.Open(outDir);
+        this.written.AddSignatures(Detached(written, request, paths, now), now);
+        var manifestBytes = File.ReadAllBytes(Path.Combine(this.written.Dir, BundleNames.Manifest));
+        return new ExportedBundle(written.BundleId, Convert.ToHexStringLower(SHA256.HashData(manifestBytes)), this.written.Dir);
+    }
+
+    // Every signature made in the ceremony over the exported items, as detached signatures of the bundle written.
+    private List<DetachedSignature> Detached(BundleManifest written, Ceremony.Engine.ExportRequest request, Dictionary<string, string> paths, DateTimeOffset now)
+    {
         var detached = new List<DetachedSignature>();
         foreach (var item in request.Items)
         {
-            var bundleItem = next.Items.Single(i => i.File.Path == paths[item.StepId]);
+            var bundleItem = written.Items.Single(i => i.File.Path == paths[item.StepId]);
             foreach (var (req, sig) in made.Where(m => m.Request.ItemStepId == item.StepId))
             {
                 detached.Add(new DetachedSignature(
-                    next.BundleId, bundleItem.Id, bundleItem.Role, bundleItem.Version, bundleItem.SignedSha256, sig.KeyId, sig.Signature.ToArray(), sig.Method,
+                    written.BundleId, bundleItem.Id, bundleItem.Role, bundleItem.Version, bundleItem.SignedSha256, sig.KeyId, sig.Signature.ToArray(), sig.Method,
                     req.Key.KeyReference, sig.DeviceSerial, req.Holder.Name, now));
             }
         }
 
-        bundle.AddSignatures(detached, now);
-        var manifestBytes = File.ReadAllBytes(Path.Combine(bundle.Dir, BundleNames.Manifest));
-        return new ExportedBundle(next.BundleId, Convert.ToHexStringLower(SHA256.HashData(manifestBytes)), bundle.Dir);
+        return detached;
     }
 
     /// <inheritdoc/>
@@ -252,7 +401,7 @@ internal sealed class DaemonCeremonyActions(DaemonSession daemon, Bundle bundle,
         ArgumentNullException.ThrowIfNull(exported);
         var bytes = sealedTranscript.ToArray();
         var file = new ContextFile(BundleManifest.CeremonyTranscriptKind, "ceremony", 0, new BundleFile(TranscriptPath, bytes.LongLength, Convert.ToHexStringLower(SHA256.HashData(bytes))));
-        bundle.AddContext([(file, bytes)], clock.GetUtcNow(), "ceremony-sealed", ("ceremony_id", ceremonyId), ("transcript_sha256", file.File.Sha256));
+        (written ?? bundle).AddContext([(file, bytes)], clock.GetUtcNow(), "ceremony-sealed", ("ceremony_id", ceremonyId), ("transcript_sha256", file.File.Sha256));
     }
 
     /// <inheritdoc/>

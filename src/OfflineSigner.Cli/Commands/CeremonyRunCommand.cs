@@ -25,7 +25,8 @@ internal static class CeremonyRunCommand
     public static Command Create()
     {
         var script = new Argument<string>("SCRIPT") { Description = "The ceremony script (JSON), validated with 'ceremony validate' before the day" };
-        var bundle = new Option<string>("--bundle") { Description = "The request bundle from 'export --new' (online keys); the ceremony's items, signatures, evidence and transcript are added to it", Required = true };
+        var bundle = new Option<string>("--bundle") { Description = "The request bundle: from 'export --new' (online keys) for a new repository, where the ceremony's items, signatures, evidence and transcript are added; or from 'export --role targets --delegation NAME' for a ceremony on an existing repository (enroll-key steps), which stays as it is", Required = true };
+        var bundleOut = new Option<string?>("--bundle-out") { Description = "A ceremony on an existing repository: the new bundle folder its export step writes (must not exist, or be empty)" };
         var roots = new Option<string?>("--attestation-roots") { Description = "PEM file of the trusted PIV attestation roots (Yubico's for a ceremony; the simulator's CA for a rehearsal); required when a holder has a YubiKey" };
         var rehearsal = new Option<bool>("--rehearsal") { Description = "A rehearsal on rehearsal devices (SoftHSM2 tokens, the YubiKey simulator) with a fixed clock; the transcript and report say so" };
         var at = new Option<string?>("--at") { Description = "Rehearsal only: the fixed time of the ceremony clock (RFC 3339; default: the start, frozen)" };
@@ -34,14 +35,14 @@ internal static class CeremonyRunCommand
         var pinFd = SignCommand.PinFdOption();
         var cmd = new Command("run", "Run a ceremony script step by step on the console through the daemon: generate and attest keys on the holders' devices, build and sign root and delegations, export the bundle, seal the transcript. Refuses to skip, reorder or go on after a failed step.\n" + ExitCodes.Help)
         {
-            script, bundle, roots, rehearsal, at, outDir, socket, pinFd,
+            script, bundle, bundleOut, roots, rehearsal, at, outDir, socket, pinFd,
         };
         cmd.SetAction((p, ct) => Task.FromResult(CommandSupport.Guard(() => Run(
-            p.GetValue(script)!, p.GetValue(bundle)!, p.GetValue(roots), p.GetValue(rehearsal), p.GetValue(at), p.GetValue(outDir)!, p.GetValue(socket), p.GetValue(pinFd), ct))));
+            p.GetValue(script)!, p.GetValue(bundle)!, p.GetValue(bundleOut), p.GetValue(roots), p.GetValue(rehearsal), p.GetValue(at), p.GetValue(outDir)!, p.GetValue(socket), p.GetValue(pinFd), ct))));
         return cmd;
     }
 
-    private static int Run(string scriptPath, string bundlePath, string? rootsPath, bool rehearsal, string? at, string outDir, string? socket, int? pinFd, CancellationToken ct)
+    private static int Run(string scriptPath, string bundlePath, string? bundleOutPath, string? rootsPath, bool rehearsal, string? at, string outDir, string? socket, int? pinFd, CancellationToken ct)
     {
         var validation = CeremonyScriptValidator.Validate(CommandSupport.ReadFile(scriptPath, CeremonyScriptReader.MaxScriptBytes));
         if (!validation.Valid)
@@ -78,9 +79,32 @@ internal static class CeremonyRunCommand
         }
 
         var b = Bundle.Open(bundlePath);
-        if (!b.Manifest.IsNewRepository || b.Manifest.Items.Count > 0)
+        var existing = parsed.Steps.Any(st => st.Action == StepAction.EnrollKey);
+        if (!existing && (!b.Manifest.IsNewRepository || b.Manifest.Items.Count > 0))
         {
-            throw new OfflineSignerException($"{bundlePath} is not a request for a new repository with no items yet: a ceremony run takes the bundle 'offline-signer export --new' wrote");
+            throw new OfflineSignerException($"{bundlePath} is not a request for a new repository with no items yet: a ceremony that builds a root takes the bundle 'offline-signer export --new' wrote");
+        }
+
+        if (existing && b.Manifest.IsNewRepository)
+        {
+            throw new OfflineSignerException($"the script brings keys of an existing repository's root (enroll-key), but {bundlePath} is a request for a new repository: take the bundle 'offline-signer export --repo DIR --role targets --delegation NAME' wrote");
+        }
+
+        if (existing && parsed.Steps.Any(st => st.Action == StepAction.ExportBundle))
+        {
+            if (bundleOutPath is null)
+            {
+                throw new OfflineSignerException("a ceremony on an existing repository leaves the request bundle as it is and writes a new one: give --bundle-out DIR");
+            }
+
+            if (Directory.Exists(bundleOutPath) && Directory.EnumerateFileSystemEntries(bundleOutPath).Any())
+            {
+                throw new OfflineSignerException($"--bundle-out {bundleOutPath} is not empty: choose a new folder");
+            }
+        }
+        else if (!existing && bundleOutPath is not null)
+        {
+            throw new OfflineSignerException("--bundle-out is for a ceremony on an existing repository (enroll-key steps); a new repository's ceremony adds to --bundle");
         }
 
         if (b.Manifest.Dialect != parsed.Repository.Dialect)
@@ -106,7 +130,7 @@ internal static class CeremonyRunCommand
         var console = new OperatorConsole(assumeYes: false, pinFd, quiet: false);
         try
         {
-            var actions = new DaemonCeremonyActions(daemon, b, console, parsed.CeremonyId, clock, ct);
+            var actions = new DaemonCeremonyActions(daemon, b, bundleOutPath, console, parsed.CeremonyId, clock, ct);
             var verifier = new PivEvidenceVerifier(pivRoots, clock);
             var op = new TextCeremonyOperator(Console.In, Console.Out);
             CeremonyRunner runner;
@@ -121,7 +145,7 @@ internal static class CeremonyRunCommand
                 {
                     Console.Error.WriteLine($"refused: {e.Message}");
                     Console.Error.WriteLine($"the ceremony stopped; {transcriptPath} records what happened and why. Nothing more can be added to it: hold the ceremony again with a new transcript.");
-                    Console.Error.WriteLine(runner.Bundle is null ? $"the bundle {bundlePath} was not changed." : $"the bundle {bundlePath} carries the items exported before the failure but no sealed transcript: the online side refuses it.");
+                    Console.Error.WriteLine(runner.Bundle is null ? $"the bundle {bundlePath} was not changed{(bundleOutPath is null ? string.Empty : " and no bundle was written to " + bundleOutPath)}." : $"the bundle {runner.Bundle.Location} carries the items exported before the failure but no sealed transcript: the online side refuses it.");
                     return ExitCodes.VerificationFailed;
                 }
             }

@@ -47,6 +47,11 @@ internal static class CeremonyProvenance
             throw Refuse($"the ceremony transcript of {record.Script.CeremonyId} records {(record.Bundle is null ? "no bundle" : "bundle " + record.Bundle.BundleId)}, not this bundle {bundle.Manifest.BundleId}");
         }
 
+        if (record.TrustedRootSha256 is { } rootSha && rootSha != bundle.Manifest.Repository.TrustedRootSha256)
+        {
+            throw Refuse($"ceremony {record.Script.CeremonyId} worked against the trusted root with SHA-256 {rootSha}, not this bundle's {bundle.Manifest.Repository.TrustedRootSha256 ?? "(none: a new repository)"}");
+        }
+
         foreach (var s in statuses)
         {
             var digest = s.Item.SignedSha256;

@@ -68,6 +68,13 @@ internal sealed class SoftwareCeremonyActions : ICeremonyActions, IDisposable
         return new GeneratedKey(key.SubjectPublicKeyInfo, $"test:{request.Holder.Device.KindName}:serial={serial}", serial);
     }
 
+    // Ceremonies on an existing repository run against the daemon and real bundles (tests/OfflineSigner.CeremonyRun.Tests).
+    public GeneratedKey FindKey(KeyLookupRequest request) => throw new NotSupportedException("the software actions hold new-repository ceremonies only");
+
+    public ReadOnlyMemory<byte> TrustedRoot() => throw new NotSupportedException("the software actions hold new-repository ceremonies only");
+
+    public BuiltItem BuildDelegatedRole(DelegatedRolePlan plan) => throw new NotSupportedException("the software actions hold new-repository ceremonies only");
+
     public AttestationEvidence Attest(GeneratedKey key, KeyHolder holder)
     {
         Calls.Add("attest " + holder.Id);

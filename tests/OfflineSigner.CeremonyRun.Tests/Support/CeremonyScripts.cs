@@ -13,18 +13,27 @@ internal static class CeremonyScripts
 {
     public static string SamplePath => Path.Combine(AppContext.BaseDirectory, "Scripts", "root-ceremony.json");
 
+    /// <summary>The sample rotation of the releases delegation in the repository the sample root ceremony made.</summary>
+    public static string RotationSamplePath => Path.Combine(AppContext.BaseDirectory, "Scripts", "delegation-rotation.json");
+
     /// <summary>Writes the script (and each witness's PKCS#8 key beside it, as WITNESS.pem); <paramref name="edit"/> changes it further.</summary>
-    public static string Write(CeremonyRig rig, string name, string tokenSerial, Action<JsonObject>? edit = null)
+    public static string Write(CeremonyRig rig, string name, string tokenSerial, Action<JsonObject>? edit = null) =>
+        Write(rig, SamplePath, name, tokenSerial, edit);
+
+    /// <summary>As <see cref="Write(CeremonyRig, string, string, Action{JsonObject}?)"/>, from <paramref name="sample"/>.</summary>
+    public static string Write(CeremonyRig rig, string sample, string name, string tokenSerial, Action<JsonObject>? edit = null)
     {
         ArgumentNullException.ThrowIfNull(rig);
-        var json = JsonNode.Parse(File.ReadAllText(SamplePath))!.AsObject();
-        var holders = json["people"]!["key_holders"]!.AsArray();
-        for (var i = 0; i < 3; i++)
-        {
-            holders[i]!["device"]!["serial"] = rig.Serials[i].ToString(CultureInfo.InvariantCulture);
-        }
+        var json = JsonNode.Parse(File.ReadAllText(sample))!.AsObject();
 
-        holders[3]!["device"]!["serial"] = tokenSerial;
+        // Holders keep their devices across the samples: alice, bob and carol the three YubiKeys, hsm-ops the token.
+        string[] yubiKeyHolders = ["alice", "bob", "carol"];
+        foreach (var holder in json["people"]!["key_holders"]!.AsArray())
+        {
+            var id = holder!["id"]!.GetValue<string>();
+            var index = Array.IndexOf(yubiKeyHolders, id);
+            holder["device"]!["serial"] = index >= 0 ? rig.Serials[index].ToString(CultureInfo.InvariantCulture) : tokenSerial;
+        }
         foreach (var w in json["people"]!["witnesses"]!.AsArray())
         {
             using var key = SoftwareKeySigner.Generate(KeyAlgorithm.Ed25519);
