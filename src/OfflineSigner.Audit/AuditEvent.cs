@@ -64,4 +64,17 @@ public interface IAuditLog
 {
     /// <summary>Appends an entry and flushes it to disk before returning (fsync per entry).</summary>
     void Append(AuditEvent auditEvent);
+
+    /// <summary>
+    /// Appends entries in their order and flushes them before returning; a writer may make them durable together
+    /// (one fsync for a batch of signatures).
+    /// </summary>
+    void AppendAll(IReadOnlyList<AuditEvent> auditEvents)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvents);
+        foreach (var auditEvent in auditEvents)
+        {
+            Append(auditEvent);
+        }
+    }
 }

@@ -127,27 +127,47 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
     public void Append(AuditEvent auditEvent)
     {
         ArgumentNullException.ThrowIfNull(auditEvent);
-        var mine = new Pending(auditEvent);
+        AppendAll([auditEvent]);
+    }
+
+    /// <inheritdoc />
+    public void AppendAll(IReadOnlyList<AuditEvent> auditEvents)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvents);
+        if (auditEvents.Count == 0)
+        {
+            return;
+        }
+
+        var mine = new List<Pending>(auditEvents.Count);
+        foreach (var auditEvent in auditEvents)
+        {
+            ArgumentNullException.ThrowIfNull(auditEvent);
+            mine.Add(new Pending(auditEvent));
+        }
+
+        // Queued together under the queue lock, the entries are taken by one batch: adjacent, and durable together.
+        var first = mine[0];
         lock (gate)
         {
             ThrowIfUnusable();
-            queue.Add(mine);
+            queue.AddRange(mine);
 
             // Followers wait for the batch in progress; every batch's end wakes them all at once.
-            while (!mine.Done && leading)
+            while (!first.Done && leading)
             {
                 Monitor.Wait(gate);
             }
 
-            if (!mine.Done)
+            if (!first.Done)
             {
                 leading = true;
             }
         }
 
-        if (!mine.Done)
+        if (!first.Done)
         {
-            // No batch took this entry yet: lead one with everything queued so far (this entry included).
+            // No batch took these entries yet: lead one with everything queued so far (these entries included).
             List<Pending> taken = [];
             try
             {
@@ -171,7 +191,7 @@ public sealed class AuditLogWriter : IAuditLog, IDisposable
             }
         }
 
-        if (mine.Error is { } error)
+        if (mine.Find(p => p.Error is not null)?.Error is { } error)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         }

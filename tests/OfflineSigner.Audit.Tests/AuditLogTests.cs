@@ -215,6 +215,33 @@ public sealed class AuditLogTests : IDisposable
         Assert.Equal(5, w.Flushes);
     }
 
+    [Fact]
+    public void AppendAllWritesTheEntriesAdjacentInOrderWithOneFlush()
+    {
+        using (var w = new AuditLogWriter(LogPath))
+        {
+            w.Append(Signed(1));
+            w.AppendAll([.. Enumerable.Range(2, 300).Select(i => Signed(i))]);
+            Assert.Equal(301, w.DurableSequence);
+            Assert.Equal(2, w.Flushes);
+            w.AppendAll([]);
+            Assert.Equal(2, w.Flushes);
+            w.Append(Signed(302));
+        }
+
+        var lines = Lines();
+        Assert.Equal(302, lines.Count);
+        for (var i = 0; i < lines.Count; i++)
+        {
+            Assert.Contains($"\"seq\":{i + 1},", lines[i], StringComparison.Ordinal);
+            Assert.Contains($"\"version\":{i + 1}}}", lines[i], StringComparison.Ordinal);
+        }
+
+        var verified = AuditLogVerifier.Verify(LogPath);
+        Assert.True(verified.Ok, verified.Reason);
+        Assert.Equal(302, verified.Entries);
+    }
+
     private long SequenceOf(long version)
     {
         using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
