@@ -145,9 +145,7 @@ public sealed class Pkcs11Signer : IKeySigner
                 session =>
                 {
                     var handles = ResolveHandles(session);
-                    var sig = KeyInfo.AlwaysAuthenticate
-                        ? _token.WithPin(session, pin, secret => session.SignWithContextLogin(mechanism, handles.PrivateKey, data, secret))
-                        : session.Sign(mechanism, handles.PrivateKey, data);
+                    var sig = SignOnce(session, handles, mechanism, data, pin);
                     return (sig, Verify(session, handles, data, sig, hash));
                 },
                 retry: true,
@@ -166,6 +164,24 @@ public sealed class Pkcs11Signer : IKeySigner
             }
         }
     }
+
+    /// <summary>
+    /// As <see cref="Sign(ReadOnlySpan{byte}, HashAlgorithmName, IPinSource?)"/> without the check of the signature and
+    /// without the retry of an invalid one: for <see cref="IUncheckedSigner"/>, whose caller checks every signature
+    /// (and signs again through the checked path when one is invalid).
+    /// </summary>
+    public byte[] SignUnchecked(ReadOnlySpan<byte> message, HashAlgorithmName hash, IPinSource? pin)
+    {
+        var digest = Algorithm == KeyAlgorithm.Ed25519 ? null : Digest(message, hash);
+        var mechanism = Mechanism(hash);
+        var data = digest ?? message.ToArray();
+        return _token.Run(session => SignOnce(session, ResolveHandles(session), mechanism, data, pin), retry: true, pin);
+    }
+
+    private byte[] SignOnce(Pkcs11Session session, Handles handles, Pkcs11Mechanism mechanism, byte[] data, IPinSource? pin) =>
+        KeyInfo.AlwaysAuthenticate
+            ? _token.WithPin(session, pin, secret => session.SignWithContextLogin(mechanism, handles.PrivateKey, data, secret))
+            : session.Sign(mechanism, handles.PrivateKey, data);
 
     /// <summary>
     /// Signs a random challenge and verifies it (the self-test the ceremony and the check command run).

@@ -54,6 +54,91 @@ public static class MetadataSigner
         return SignAndVerify(signer, key, dialect, keyType, scheme, message);
     }
 
+    /// <summary>
+    /// Signs many documents with one signer, as <see cref="Sign(IKeySigner, Dialect, JsonObject, ReadOnlySpan{byte})"/>
+    /// signs one: the device makes the signatures one after another and every signature is then verified against the
+    /// key listed for its document, on every core, before any is returned. A signer that can sign without checking
+    /// (<see cref="IUncheckedSigner"/>) leaves that one check to this method; a signature that does not verify is made
+    /// again through the signer's checked path, and the batch fails if that one does not verify either.
+    /// </summary>
+    /// <returns>One signature per item, in the order of the items.</returns>
+    /// <exception cref="SigningException">as for one document, naming the item.</exception>
+    public static (byte[] Signature, string? Method)[] SignAll(IKeySigner signer, IReadOnlyList<SigningItem> items, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(items);
+        var plans = Parallelism.Map(items.Count, i =>
+        {
+            var item = items[i];
+            ArgumentNullException.ThrowIfNull(item.KeyObject);
+            var listed = KeyFormats.Decode(item.KeyObject, item.Dialect, "$");
+            if (!listed.SubjectPublicKeyInfo.Span.SequenceEqual(signer.SubjectPublicKeyInfo.Span))
+            {
+                throw new SigningException($"item {i}: {signer.KeyReference} does not hold the key {KeyFormats.ComputeKeyId(item.KeyObject)} describes");
+            }
+
+            if (KeyFamilyOf(signer.Algorithm) != listed.Family)
+            {
+                throw new SigningException($"item {i}: {signer.KeyReference} is {signer.Algorithm}, which cannot sign for a {listed.Family} key");
+            }
+
+            var keyType = ((JsonString)item.KeyObject["keytype"]).Value;
+            var scheme = item.KeyObject.TryGetValue("scheme", out var s) && s is JsonString ss ? ss.Value : null;
+            return new Plan(listed, keyType, scheme, HashFor(item.Dialect, listed.Family, scheme));
+        });
+
+        // The device: one signature after another.
+        var quick = signer as IUncheckedSigner;
+        var raw = new byte[items.Count][];
+        for (var i = 0; i < items.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            raw[i] = quick is not null
+                ? quick.SignUnchecked(items[i].Message.Span, plans[i].Hash)
+                : signer.Sign(items[i].Message.Span, plans[i].Hash);
+        }
+
+        // Every core: encode and verify each against its listed key.
+        var made = Parallelism.Map(items.Count, i =>
+        {
+            var plan = plans[i];
+            var (signature, method) = Encode(items[i].Dialect, plan.Key.Family, raw[i]);
+            bool valid;
+            try
+            {
+                valid = SignatureVerifier.Verify(plan.Key, items[i].Dialect, plan.KeyType, plan.Scheme, method, items[i].Message.Span, signature);
+            }
+            catch (MetadataException e)
+            {
+                throw new SigningException($"item {i}: cannot sign for key type \"{plan.KeyType}\" / scheme \"{plan.Scheme}\": {e.Message}", e);
+            }
+
+            return valid ? (signature, method) : ((byte[] Signature, string? Method)?)null;
+        });
+
+        var result = new (byte[] Signature, string? Method)[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (made[i] is { } good)
+            {
+                result[i] = good;
+                continue;
+            }
+
+            // Invalid (SoftHSM's rare bad CKM_ECDSA result, or a device fault): once more through the checked path.
+            try
+            {
+                result[i] = SignAndVerify(signer, plans[i].Key, items[i].Dialect, plans[i].KeyType, plans[i].Scheme, items[i].Message.Span);
+            }
+            catch (SigningException e)
+            {
+                throw new SigningException($"item {i}: {e.Message}", e);
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>The hash a signature of this dialect and scheme is made over (ignored for Ed25519).</summary>
     /// <exception cref="SigningException">the scheme cannot be produced by an <see cref="IKeySigner"/>.</exception>
     public static HashAlgorithmName HashFor(Dialect dialect, KeyFamily family, string? scheme)
@@ -88,18 +173,7 @@ public static class MetadataSigner
         }
 
         var hash = HashFor(dialect, key.Family, scheme);
-        var raw = signer.Sign(message, hash);
-        byte[] signature;
-        string? method = null;
-        if (dialect == Dialect.Notary)
-        {
-            signature = raw;
-            method = NotaryMethod(key.Family);
-        }
-        else
-        {
-            signature = key.Family == KeyFamily.Ecdsa ? SignatureVerifier.P1363ToDer(raw) : raw;
-        }
+        var (signature, method) = Encode(dialect, key.Family, signer.Sign(message, hash));
 
         bool valid;
         try
@@ -116,6 +190,14 @@ public static class MetadataSigner
             : throw new SigningException($"the signature made by {signer.KeyReference} does not verify as a {keyType}/{scheme ?? method} signature");
     }
 
+    /// <summary>A signature as the dialect writes it: raw r || s for notary (with its method), DER for the specification's ECDSA.</summary>
+    private static (byte[] Signature, string? Method) Encode(Dialect dialect, KeyFamily family, byte[] raw) =>
+        dialect == Dialect.Notary
+            ? (raw, NotaryMethod(family))
+            : (family == KeyFamily.Ecdsa ? SignatureVerifier.P1363ToDer(raw) : raw, null);
+
+    private sealed record Plan(PublicKey Key, string KeyType, string? Scheme, HashAlgorithmName Hash);
+
     private static KeyFamily KeyFamilyOf(KeyAlgorithm algorithm) => algorithm switch
     {
         KeyAlgorithm.EcdsaP256 or KeyAlgorithm.EcdsaP384 => KeyFamily.Ecdsa,
@@ -123,3 +205,6 @@ public static class MetadataSigner
         _ => KeyFamily.Rsa,
     };
 }
+
+/// <summary>One document of <see cref="MetadataSigner.SignAll"/>: its dialect, the key object listed for the signing key, and the canonical bytes of its <c>signed</c>.</summary>
+public sealed record SigningItem(Dialect Dialect, JsonObject KeyObject, ReadOnlyMemory<byte> Message);
