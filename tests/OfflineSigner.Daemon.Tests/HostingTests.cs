@@ -60,7 +60,7 @@ public sealed class HostingTests
             .. new[] { KeysReflection.Descriptor, SigningReflection.Descriptor, RotationReflection.Descriptor, AttestationReflection.Descriptor, CeremonyReflection.Descriptor, AuditReflection.Descriptor }
                 .SelectMany(f => f.Services).SelectMany(s => s.Methods).Select(m => $"/{m.Service.FullName}/{m.Name}").Order(StringComparer.Ordinal),
         ];
-        Assert.Equal(15, contract.Length);
+        Assert.Equal(17, contract.Length);
         Assert.Equal(contract, registry.Methods.Order(StringComparer.Ordinal));
     }
 

@@ -86,6 +86,66 @@ public sealed class PeerClientTests(SoftHsm hsm)
         });
         Assert.Contains("digest-mismatch", mismatch, StringComparison.Ordinal);
 
+        // A batch: three delegated hash bins under one delegator, previewed and signed in two calls.
+        var delegator = Targets.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(60));
+        var bins = new[] { "bin-0", "bin-1", "bin-2" };
+        foreach (var name in bins)
+        {
+            delegator.AddDelegation(name, [key], 1, [name + "/*"]);
+        }
+
+        var binDocuments = bins.Select(name =>
+        {
+            var bin = Targets.Create(Dialect.TufSpecification, DateTimeOffset.UtcNow.AddDays(7));
+            bin.SetTarget(name + "/file.txt", 7, new Dictionary<string, string> { ["sha256"] = new string('b', 64) });
+            return bin;
+        }).ToList();
+        var items = new JsonArray();
+        for (var i = 0; i < bins.Length; i++)
+        {
+            items.Add(new JsonObject { ["metadata"] = B64(Metadata<Targets>.Create(binDocuments[i]).ToBytes()), ["role"] = bins[i] });
+        }
+
+        var batch = new JsonObject
+        {
+            ["key_uri"] = uri,
+            ["trusted_root"] = B64(Metadata<Root>.Create(root).ToBytes()),
+            ["delegator"] = B64(Metadata<Targets>.Create(delegator).ToBytes()),
+            ["items"] = items,
+        };
+        var previews = Ok(peer, daemon, "offlinesigner.v1.SigningService/PreviewBatch", batch).GetProperty("previews").EnumerateArray().ToList();
+        Assert.Equal(bins.Length, previews.Count);
+        var digests = new JsonArray();
+        for (var i = 0; i < bins.Length; i++)
+        {
+            var itemDigest = Bytes(previews[i], "signed_sha256");
+            Assert.Equal(SHA256.HashData(binDocuments[i].CanonicalBytes()), itemDigest);
+            digests.Add(B64(itemDigest));
+        }
+
+        var batchSigned = Ok(peer, daemon, "offlinesigner.v1.SigningService/SignBatch", new JsonObject
+        {
+            ["batch"] = batch.DeepClone(),
+            ["expected_sha256"] = digests.DeepClone(),
+            ["pin"] = B64(DaemonProcess.Pin),
+        }).GetProperty("signatures").EnumerateArray().ToList();
+        Assert.Equal(bins.Length, batchSigned.Count);
+        for (var i = 0; i < bins.Length; i++)
+        {
+            Assert.True(PythonCryptography.Verify(spki, "ecdsa-sha256-der", Bytes(batchSigned[i], "signature"), binDocuments[i].CanonicalBytes()), $"python3-cryptography rejects the signature of {bins[i]}");
+        }
+
+        // A bin the delegator does not name refuses the whole batch, naming the item.
+        ((JsonArray)batch["items"]!).Add(new JsonObject { ["metadata"] = B64(Metadata<Targets>.Create(binDocuments[0]).ToBytes()), ["role"] = "bin-9" });
+        digests.Add(digests[0]!.DeepClone());
+        var unknown = Fails(peer, daemon, "offlinesigner.v1.SigningService/SignBatch", "FAILED_PRECONDITION", new JsonObject
+        {
+            ["batch"] = batch,
+            ["expected_sha256"] = digests,
+            ["pin"] = B64(DaemonProcess.Pin),
+        });
+        Assert.Contains("item 3 (bin-9)", unknown, StringComparison.Ordinal);
+
         var attested = Ok(peer, daemon, "offlinesigner.v1.AttestationService/Attest", new JsonObject { ["key_uri"] = uri });
         Assert.True(attested.TryGetProperty("pkcs11", out var evidence), "no PKCS#11 evidence in " + attested);
         Assert.True(evidence.GetProperty("local").GetBoolean());

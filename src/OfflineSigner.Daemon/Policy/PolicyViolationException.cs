@@ -17,14 +17,19 @@ public sealed class PolicyViolationException : OfflineSignerException
         : base(message, innerException)
     {
         Rule = "policy";
+        Reason = message;
     }
 
     public PolicyViolationException(string rule, string reason, Exception? innerException = null)
         : base($"policy rule '{rule}': {reason}", innerException!)
     {
         Rule = rule;
+        Reason = reason;
     }
 
     /// <summary>The short name of the rule that refused, for the audit log and the client.</summary>
     public string Rule { get; }
+
+    /// <summary>Why the rule refused, without the rule's name.</summary>
+    public string Reason { get; }
 }

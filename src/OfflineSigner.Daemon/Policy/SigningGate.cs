@@ -24,6 +24,51 @@ public sealed record GateDecision(
     IReadOnlyList<string> Warnings);
 
 /// <summary>
+/// What every item of a batch shares, parsed once for the whole batch: the trusted root and the delegator. Items use
+/// it only when they carry exactly these bytes (the same buffer); anything else is parsed as for a single request.
+/// </summary>
+public sealed class GateContext(ReadOnlyMemory<byte> trustedRoot, ReadOnlyMemory<byte> delegator)
+{
+    private readonly Lock gate = new();
+    private Metadata<Signed>? parsedRoot;
+    private IndexedTargets? parsedDelegator;
+    private bool delegatorParsed;
+
+    internal Metadata<Signed> TrustedRoot(ReadOnlyMemory<byte> bytes, Func<Metadata<Signed>> parse)
+    {
+        if (!bytes.Equals(trustedRoot))
+        {
+            return parse();
+        }
+
+        lock (gate)
+        {
+            return parsedRoot ??= parse();
+        }
+    }
+
+    /// <summary>Runs <paramref name="use"/> on the parsed delegator, one item at a time (its lookups build lazily).</summary>
+    internal T WithDelegator<T>(ReadOnlyMemory<byte> bytes, Func<IndexedTargets?> parse, Func<IndexedTargets?, T> use)
+    {
+        if (!bytes.Equals(delegator))
+        {
+            return use(parse());
+        }
+
+        lock (gate)
+        {
+            if (!delegatorParsed)
+            {
+                parsedDelegator = parse();
+                delegatorParsed = true;
+            }
+
+            return use(parsedDelegator);
+        }
+    }
+}
+
+/// <summary>
 /// "Signing is never blind": every rule a document must pass before a key of this daemon signs it. Each refusal
 /// is a <see cref="PolicyViolationException"/> naming the rule.
 /// </summary>
@@ -32,7 +77,13 @@ public sealed class SigningGate(SigningPolicyOptions options, TimeProvider time)
     private static readonly MetadataParseOptions Strict = MetadataParseOptions.Default with { RejectUnsupportedKeys = true };
 
     /// <summary>Checks <paramref name="input"/> for a key whose public key is <paramref name="signerKey"/>.</summary>
-    public GateDecision Evaluate(SigningInput input, PublicKey signerKey)
+    public GateDecision Evaluate(SigningInput input, PublicKey signerKey) => Evaluate(input, signerKey, null);
+
+    /// <summary>
+    /// As <see cref="Evaluate(SigningInput, PublicKey)"/>, with the trusted root and delegator a batch shares parsed
+    /// once in <paramref name="context"/>. The rules are the same; only the parsing is shared.
+    /// </summary>
+    public GateDecision Evaluate(SigningInput input, PublicKey signerKey, GateContext? context)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(signerKey);
@@ -50,7 +101,9 @@ public sealed class SigningGate(SigningPolicyOptions options, TimeProvider time)
         }
 
         var previous = input.Previous.IsEmpty ? null : Parse(input.Previous, "previous", "the previous version");
-        var trustedRoot = input.TrustedRoot.IsEmpty ? null : Parse(input.TrustedRoot, "trusted-root", "the trusted root");
+        var trustedRoot = input.TrustedRoot.IsEmpty ? null
+            : context is null ? Parse(input.TrustedRoot, "trusted-root", "the trusted root")
+            : context.TrustedRoot(input.TrustedRoot, () => Parse(input.TrustedRoot, "trusted-root", "the trusted root"));
         if (previous is not null && (previous.Signed.Type != metadata.Signed.Type || previous.Dialect != metadata.Dialect))
         {
             throw new PolicyViolationException("previous", $"the previous version is {previous.Signed.Type} in the {previous.Dialect} dialect, not {metadata.Signed.Type} in the {metadata.Dialect} dialect");
@@ -76,7 +129,7 @@ public sealed class SigningGate(SigningPolicyOptions options, TimeProvider time)
         Key signingKey = expectedType switch
         {
             RoleType.Root => RootSigningKey(metadata, trustedRoot, signerKey, input.Gun),
-            RoleType.Targets when !Root.TopLevelRoles.Contains(role, StringComparer.Ordinal) => DelegatedSigningKey(role, input.Delegator, metadata.Dialect, signerKey),
+            RoleType.Targets when !Root.TopLevelRoles.Contains(role, StringComparer.Ordinal) => DelegatedSigningKey(role, input.Delegator, metadata.Dialect, signerKey, context),
             _ => TopLevelSigningKey(role, trustedRoot, metadata.Dialect, signerKey),
         };
 
@@ -298,24 +351,34 @@ public sealed class SigningGate(SigningPolicyOptions options, TimeProvider time)
             ?? throw new PolicyViolationException("key-not-in-role", $"the signing key is not a '{role}' key of the trusted root");
     }
 
-    private static Key DelegatedSigningKey(string role, ReadOnlyMemory<byte> delegatorBytes, Dialect dialect, PublicKey signerKey)
+    private static Key DelegatedSigningKey(string role, ReadOnlyMemory<byte> delegatorBytes, Dialect dialect, PublicKey signerKey, GateContext? context)
     {
         // A delegator can be large (a PEP 458 bins role delegates to 16,384 bins): a targets delegator is read through
         // the index and only the role asked for is built. Anything else is parsed as before, to be refused below.
-        var indexed = delegatorBytes.IsEmpty ? null : ParseIndexedDelegator(delegatorBytes);
-        Tuf.Role? delegated;
-        IReadOnlyDictionary<string, Key>? keys;
-        if (indexed is not null)
+        IndexedTargets? Read() => delegatorBytes.IsEmpty ? null : ParseIndexedDelegator(delegatorBytes);
+        (Tuf.Role Role, IReadOnlyDictionary<string, Key> Keys)? Find(IndexedTargets? indexed)
         {
+            if (indexed is null)
+            {
+                return null;
+            }
+
             if (indexed.DelegationKeys is null || indexed.Dialect != dialect)
             {
                 throw new PolicyViolationException("delegator", $"the delegator is not targets metadata of the same dialect with delegations");
             }
 
-            if (!indexed.TryFindDelegation(role, out delegated, out keys))
-            {
-                throw new PolicyViolationException("delegator", $"the delegator does not delegate to '{role}'");
-            }
+            return indexed.TryFindDelegation(role, out var found, out var foundKeys)
+                ? (found, foundKeys)
+                : throw new PolicyViolationException("delegator", $"the delegator does not delegate to '{role}'");
+        }
+
+        var fromIndex = context is null ? Find(Read()) : context.WithDelegator(delegatorBytes, Read, Find);
+        Tuf.Role? delegated;
+        IReadOnlyDictionary<string, Key>? keys;
+        if (fromIndex is { } f)
+        {
+            (delegated, keys) = f;
         }
         else
         {

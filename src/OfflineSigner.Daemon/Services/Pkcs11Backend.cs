@@ -285,7 +285,7 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
     /// if the login went away); disposing wipes the PIN, the signer stays for the next call. A key that is no longer
     /// what the signer was opened for is dropped, so the next call finds it again.
     /// </summary>
-    private sealed class KeptSigner(Pkcs11Signer inner, BytesPinSource? pin, Action forget) : IKeySigner
+    private sealed class KeptSigner(Pkcs11Signer inner, BytesPinSource? pin, Action forget) : IKeySigner, IUncheckedSigner
     {
         public KeyAlgorithm Algorithm => inner.Algorithm;
 
@@ -306,11 +306,24 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
             }
         }
 
+        public byte[] SignUnchecked(ReadOnlySpan<byte> message, HashAlgorithmName hash)
+        {
+            try
+            {
+                return inner.SignUnchecked(message, hash, pin);
+            }
+            catch (Pkcs11KeyException)
+            {
+                forget();
+                throw;
+            }
+        }
+
         public void Dispose() => pin?.Dispose();
     }
 
     /// <summary>A signer that wipes the PIN it was opened with and frees the token when it is disposed.</summary>
-    private sealed class OwningSigner(Pkcs11Signer inner, BytesPinSource? pin, SemaphoreSlim exclusive) : IKeySigner
+    private sealed class OwningSigner(Pkcs11Signer inner, BytesPinSource? pin, SemaphoreSlim exclusive) : IKeySigner, IUncheckedSigner
     {
         public KeyAlgorithm Algorithm => inner.Algorithm;
 
@@ -319,6 +332,8 @@ public sealed class Pkcs11Backend(string name, string modulePath, TokenSelector 
         public string KeyReference => inner.KeyReference;
 
         public byte[] Sign(ReadOnlySpan<byte> message, HashAlgorithmName hash) => inner.Sign(message, hash);
+
+        public byte[] SignUnchecked(ReadOnlySpan<byte> message, HashAlgorithmName hash) => inner.SignUnchecked(message, hash, pin: null);
 
         private int _disposed;
 

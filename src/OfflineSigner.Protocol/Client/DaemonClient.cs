@@ -41,6 +41,14 @@ public sealed class DaemonClient
     public Task<SignResponse> SignAsync(SignRequest request, CallOptions options = default) =>
         Channel.UnaryAsync(DaemonMethods.Sign, request, options);
 
+    /// <summary>Signing service: Preview for a batch of documents to be signed with one key.</summary>
+    public Task<PreviewBatchResponse> PreviewBatchAsync(SigningBatch request, CallOptions options = default) =>
+        Channel.UnaryAsync(DaemonMethods.PreviewBatch, request, options);
+
+    /// <summary>Signing service: Sign for a batch, all or nothing, each item against its previewed digest.</summary>
+    public Task<SignBatchResponse> SignBatchAsync(SignBatchRequest request, CallOptions options = default) =>
+        Channel.UnaryAsync(DaemonMethods.SignBatch, request, options);
+
     /// <summary>Signing service: Notary's dialect: a self-signed X.509 root certificate made with a daemon key.</summary>
     public Task<SignRootCertificateResponse> SignRootCertificateAsync(SignRootCertificateRequest request, CallOptions options = default) =>
         Channel.UnaryAsync(DaemonMethods.SignRootCertificate, request, options);

@@ -36,6 +36,10 @@ public static class DaemonMethods
 
     public static DaemonMethod<SignRequest, SignResponse> Sign { get; } = Unary<SignRequest, SignResponse>(SigningService, "Sign");
 
+    public static DaemonMethod<SigningBatch, PreviewBatchResponse> PreviewBatch { get; } = Unary<SigningBatch, PreviewBatchResponse>(SigningService, "PreviewBatch");
+
+    public static DaemonMethod<SignBatchRequest, SignBatchResponse> SignBatch { get; } = Unary<SignBatchRequest, SignBatchResponse>(SigningService, "SignBatch");
+
     public static DaemonMethod<SignRootCertificateRequest, SignRootCertificateResponse> SignRootCertificate { get; } = Unary<SignRootCertificateRequest, SignRootCertificateResponse>(SigningService, "SignRootCertificate");
 
     public static DaemonMethod<RootRotationRequest, RotationResponse> PreviewRootRotation { get; } = Unary<RootRotationRequest, RotationResponse>(RotationService, "PreviewRootRotation");
@@ -66,7 +70,7 @@ public static class DaemonMethods
     public static IReadOnlyList<string> FullNames { get; } =
     [
         ListBackends.FullName, ListKeys.FullName, GenerateKey.FullName, GetPublicKey.FullName,
-        Preview.FullName, Sign.FullName, SignRootCertificate.FullName,
+        Preview.FullName, Sign.FullName, PreviewBatch.FullName, SignBatch.FullName, SignRootCertificate.FullName,
         PreviewRootRotation.FullName, RotateRoot.FullName, PreviewDelegationRotation.FullName, RotateDelegation.FullName,
         Attest.FullName, SealTranscript.FullName, ReadLog.FullName, VerifyLog.FullName, HealthCheck.FullName, HealthWatch.FullName,
     ];
