@@ -42,9 +42,26 @@ public static class SignatureVerifier
             throw new MetadataException($"RSA key of {key.KeySizeBits} bits is too small (at least {KeyFormats.MinRsaKeySizeBits})");
         }
 
-        return dialect == Dialect.Notary
+        var memo = VerifiedSignatures.Active;
+        UInt128 id = default;
+        if (memo is not null)
+        {
+            id = VerifiedSignatures.Id(key, dialect, keyType, scheme, method, message.Lazy is { } lazy ? lazy.Digest(HashAlgorithmName.SHA256) : SHA256.HashData(message.Bytes), signature);
+            if (memo.Contains(id))
+            {
+                return true;
+            }
+        }
+
+        var valid = dialect == Dialect.Notary
             ? VerifyNotary(key, method, message, signature)
             : VerifySpecification(key, scheme, message, signature);
+        if (valid && memo is not null)
+        {
+            memo.Add(id);
+        }
+
+        return valid;
     }
 
     /// <summary>Converts an IEEE P1363 signature (r || s, two halves of equal length) to DER SEQUENCE { INTEGER r, INTEGER s }.</summary>
