@@ -68,29 +68,40 @@ public static class BundleMerge
     public static IReadOnlyList<ItemStatus> Evaluate(Bundle bundle)
     {
         ArgumentNullException.ThrowIfNull(bundle);
-        var parsed = new Dictionary<string, Metadata<Signed>>(StringComparer.Ordinal);
-        Metadata<Signed> Doc(string path)
+
+        // The trusted roots and delegators are a few files shared by thousands of items: parsed once, up front, so
+        // that the items can be checked in parallel. A file that does not parse fails the items that use it.
+        var parsed = new Dictionary<string, (Metadata<Signed>? Md, BundleException? Error)>(StringComparer.Ordinal);
+        foreach (var path in bundle.Manifest.Items.SelectMany(i => i.Delegator is null ? [i.TrustedRoot] : new[] { i.TrustedRoot, i.Delegator }))
         {
-            if (!parsed.TryGetValue(path, out var md))
+            if (!parsed.ContainsKey(path))
             {
                 try
                 {
-                    md = MetadataReader.Parse(bundle.Read(path), dialect: bundle.Manifest.Dialect);
+                    parsed[path] = (MetadataReader.Parse(bundle.Read(path), dialect: bundle.Manifest.Dialect), null);
                 }
                 catch (MetadataException e)
                 {
-                    throw new BundleException($"{path}: {e.Message}", e);
+                    parsed[path] = (null, new BundleException($"{path}: {e.Message}", e));
                 }
-
-                parsed[path] = md;
+                catch (BundleException e)
+                {
+                    parsed[path] = (null, e);
+                }
             }
-
-            return md;
         }
 
-        var result = new List<ItemStatus>(bundle.Manifest.Items.Count);
-        foreach (var item in bundle.Manifest.Items)
+        Metadata<Signed> Doc(string path)
         {
+            var (md, error) = parsed[path];
+            return md ?? throw new BundleException(error!.Message, error);
+        }
+
+        var items = bundle.Manifest.Items;
+        return Parallelism.Map(items.Count, n =>
+        {
+            var item = items[n];
+
             // A fresh parse of the item: the signatures merged into it are this bundle's, nothing else.
             Metadata<Signed> md;
             try
@@ -138,10 +149,8 @@ public static class BundleMerge
                 md.AddSignature(s.ToSignature(bundle.Manifest.Dialect));
             }
 
-            result.Add(Count(item, md, authorities));
-        }
-
-        return result;
+            return Count(item, md, authorities);
+        });
     }
 
     /// <summary>The item's thresholds counted again, after signatures were added to <see cref="ItemStatus.Merged"/>.</summary>

@@ -95,13 +95,20 @@ internal sealed partial class TufRepository
             state.Snapshot = Parse<Snapshot>(snapshotBytes, snapshotPath);
             Check(Verifier.VerifyTopLevel(rootSigned, state.Snapshot), snapshotPath);
             CheckMeta(state.Timestamp.Signed.SnapshotMeta, snapshotBytes, snapshotPath);
-            foreach (var (name, entry) in state.Snapshot.Signed.Meta)
+            // Thousands of roles (hash bins): read, checked against the snapshot and parsed on every core, then taken
+            // in the snapshot's order.
+            var entries = state.Snapshot.Signed.Meta.ToList();
+            var roles = Parallelism.Map(entries.Count, i =>
             {
+                var (name, entry) = entries[i];
                 var role = name.EndsWith(".json", StringComparison.Ordinal) ? name[..^5] : throw new OfflineSignerException($"{snapshotPath}: meta entry \"{name}\" is not ROLE.json");
                 var path = Path.Combine(meta, $"{entry.Version}.{role}.json");
                 var bytes = Commands.CommandSupport.ReadFile(path);
                 CheckMeta(entry, bytes, path);
-                var md = Parse<Targets>(bytes, path);
+                return (Role: role, Metadata: Parse<Targets>(bytes, path));
+            });
+            foreach (var (role, md) in roles)
+            {
                 if (role == "targets")
                 {
                     state.Targets = md;
@@ -118,12 +125,14 @@ internal sealed partial class TufRepository
             }
 
             Check(Verifier.VerifyTopLevel(rootSigned, state.Targets), "targets");
-            foreach (var (name, md) in state.Delegated)
+            var delegated = state.Delegated.ToList();
+            Parallelism.For(delegated.Count, i =>
             {
+                var (name, md) = delegated[i];
                 var delegator = FindDelegator(state, name)
                     ?? throw new OfflineSignerException($"delegated role '{name}' is listed in the snapshot, but no targets role delegates to it");
                 Check(Verifier.VerifyDelegated(name, delegator, md), name);
-            }
+            });
         }
 
         return new TufRepository(dir, state, last);
