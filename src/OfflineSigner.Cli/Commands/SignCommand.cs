@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using Google.Protobuf;
 using OfflineSigner.Bundles;
 using OfflineSigner.Cli.Workflow;
+using OfflineSigner.Protocol.Client;
+using OfflineSigner.Protocol.Grpc;
 using OfflineSigner.Protocol.V1;
 using OfflineSigner.Tuf;
 using OfflineSigner.Tuf.Crypto;
@@ -21,6 +23,12 @@ internal static class SignCommand
 {
     private const int BatchSize = 1024;
 
+    /// <summary>The most items one PreviewBatch or SignBatch call carries.</summary>
+    private const int MaxBatchItems = 256;
+
+    /// <summary>About how many bytes of documents one batch call carries.</summary>
+    private const long MaxBatchBytes = 1024 * 1024;
+
     public static Command Create()
     {
         var bundle = new Option<string>("--bundle") { Description = "The bundle folder (on the USB stick)", Required = true };
@@ -36,7 +44,7 @@ internal static class SignCommand
             bundle, key, socket, pinFd, yes, signer, limits.MaxFile, limits.MaxTotal, limits.MaxFiles, json,
         };
         cmd.SetAction((p, ct) => Task.FromResult(CommandSupport.Guard(() => RunAsync(
-            Bundle.Open(p.GetValue(bundle)!, limits.Read(p)),
+            Open(p.GetValue(bundle)!, limits.Read(p)),
             p.GetValue(key)!,
             DaemonSession.SocketFrom(p.GetValue(socket)),
             new OperatorConsole(p.GetValue(yes), p.GetValue(pinFd), p.GetValue(json)),
@@ -44,6 +52,12 @@ internal static class SignCommand
             p.GetValue(json),
             ct))));
         return cmd;
+    }
+
+    private static Bundle Open(string dir, BundleLimits limits)
+    {
+        using var phase = Timings.Measure("open and check the bundle");
+        return Bundle.Open(dir, limits);
     }
 
     public static Option<string?> SocketOption() => new("--socket") { Description = $"The daemon's socket (default: $OFFLINE_SIGNER_SOCKET or {DaemonSession.DefaultSocket})" };
@@ -56,7 +70,12 @@ internal static class SignCommand
         using var daemon = new DaemonSession(socket);
         var keyInfo = await daemon.KeyAsync(keyUri, dialect, ct).ConfigureAwait(false);
         var fingerprint = PublicKey.FromSubjectPublicKeyInfo(keyInfo.SubjectPublicKeyInfo.Span).Fingerprint;
-        var statuses = BundleMerge.Evaluate(bundle);
+        IReadOnlyList<ItemStatus> statuses;
+        using (Timings.Measure("count every item's signatures"))
+        {
+            statuses = BundleMerge.Evaluate(bundle);
+        }
+
         var todo = new List<(ItemStatus Status, Key Listed)>();
         var already = 0;
         foreach (var s in statuses)
@@ -88,22 +107,56 @@ internal static class SignCommand
         var clock = Stopwatch.StartNew();
         var rpc = new Stopwatch();
         var shared = new Dictionary<string, ByteString>(StringComparer.Ordinal);
-        var previews = new List<PreviewResponse>(todo.Count);
+        var previews = new PreviewResponse[todo.Count];
         var progress = console.Progress("preview", todo.Count);
-        foreach (var (s, _) in todo)
-        {
-            var previewRequest = Request(bundle, s.Item, keyUri, shared);
-            rpc.Start();
-            var preview = await daemon.Client.PreviewAsync(previewRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
-            rpc.Stop();
-            var sha = Convert.ToHexStringLower(preview.SignedSha256.Span);
-            if (sha != s.Item.SignedSha256)
-            {
-                throw new BundleException($"item {s.Item.Id} ({s.Item.Role}): the daemon would sign bytes with SHA-256 {sha}, not the {s.Item.SignedSha256} the manifest names; nothing was signed");
-            }
 
-            previews.Add(preview);
-            progress.Report(previews.Count);
+        // Many items for one key (hash bins) go to the daemon in batches: each item is still gated, checked against
+        // its previewed digest and audited on its own. A YubiKey key signs one item per call (a touch each), and a
+        // daemon without the batch methods gets one call per item.
+        var batches = todo.Count > 1 && !keyUri.StartsWith("yubikey:", StringComparison.Ordinal) ? Batches(bundle, todo) : null;
+        if (batches is not null)
+        {
+            var previewed = 0;
+            try
+            {
+                foreach (var b in batches)
+                {
+                    var request = BatchRequest(bundle, todo, b, keyUri, shared);
+                    rpc.Start();
+                    var response = await daemon.Client.PreviewBatchAsync(request, DaemonSession.Call(ct)).ConfigureAwait(false);
+                    rpc.Stop();
+                    if (response.Previews.Count != b.Count)
+                    {
+                        throw new BundleException($"the daemon previewed {response.Previews.Count} of a batch of {b.Count} items; nothing was signed");
+                    }
+
+                    for (var j = 0; j < b.Count; j++)
+                    {
+                        previews[b[j]] = CheckPreview(todo[b[j]].Status.Item, response.Previews[j]);
+                    }
+
+                    previewed += b.Count;
+                    progress.Report(previewed);
+                }
+            }
+            catch (DaemonRpcException e) when (e.Status == StatusCode.Unimplemented && previewed == 0)
+            {
+                rpc.Stop();
+                batches = null;
+            }
+        }
+
+        if (batches is null)
+        {
+            for (var i = 0; i < todo.Count; i++)
+            {
+                var previewRequest = Request(bundle, todo[i].Status.Item, keyUri, shared);
+                rpc.Start();
+                var preview = await daemon.Client.PreviewAsync(previewRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
+                rpc.Stop();
+                previews[i] = CheckPreview(todo[i].Status.Item, preview);
+                progress.Report(i + 1);
+            }
         }
 
         var previewTime = clock.Elapsed;
@@ -113,56 +166,103 @@ internal static class SignCommand
         console.Confirm($"Sign {todo.Count} item(s) of bundle {bundle.Manifest.BundleId} with {keyUri}?");
         var pin = console.ReadPin(keyUri);
         var made = new List<DetachedSignature>();
-        var batch = new List<DetachedSignature>();
+        var pending = new List<DetachedSignature>();
         clock.Restart();
+
+        // Verify before anything is written: the signature must be by the key the metadata lists, over these bytes.
+        byte[] Check(int i, SignResponse response)
+        {
+            var (s, listed) = todo[i];
+            var signed = s.Merged.SignedBytes();
+            var method = response.Method.Length > 0 ? response.Method : null;
+            var signature = response.Signature.ToByteArray();
+            if (response.KeyId != listed.KeyId || !SignatureVerifier.Verify(listed.PublicKey!, dialect, listed.KeyType, listed.Scheme, method, signed, signature))
+            {
+                throw new BundleException($"item {s.Item.Id} ({s.Item.Role}): the daemon's signature does not verify against key {listed.KeyId}; nothing more is written");
+            }
+
+            return signature;
+        }
+
+        void Accept(int i, SignResponse response, byte[] signature)
+        {
+            var (s, listed) = todo[i];
+            var detached = new DetachedSignature(
+                bundle.Manifest.BundleId, s.Item.Id, s.Item.Role, s.Item.Version, s.Item.SignedSha256, listed.KeyId, signature, response.Method.Length > 0 ? response.Method : null,
+                keyUri, keyInfo.DeviceSerial, signer, DateTimeOffset.UtcNow);
+            pending.Add(detached);
+            made.Add(detached);
+            if (pending.Count >= BatchSize)
+            {
+                bundle.AddSignatures(pending, DateTimeOffset.UtcNow);
+                pending.Clear();
+            }
+        }
+
         try
         {
             progress = console.Progress("sign", todo.Count);
-            for (var i = 0; i < todo.Count; i++)
+            if (batches is not null)
             {
-                var (s, listed) = todo[i];
-                OperatorConsole.TouchPrompt(keyUri, keyInfo.DeviceSerial);
-                var signRequest = new SignRequest
+                foreach (var b in batches)
                 {
-                    Request = Request(bundle, s.Item, keyUri, shared),
-                    ExpectedSha256 = previews[i].SignedSha256,
-                    Pin = UnsafeByteOperations.UnsafeWrap(pin),
-                };
-                rpc.Start();
-                var response = await daemon.Client.SignAsync(signRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
-                rpc.Stop();
+                    var request = new SignBatchRequest
+                    {
+                        Batch = BatchRequest(bundle, todo, b, keyUri, shared),
+                        Pin = UnsafeByteOperations.UnsafeWrap(pin),
+                    };
+                    request.ExpectedSha256.AddRange(b.Select(i => previews[i].SignedSha256));
+                    rpc.Start();
+                    var response = await daemon.Client.SignBatchAsync(request, DaemonSession.Call(ct)).ConfigureAwait(false);
+                    rpc.Stop();
+                    if (response.Signatures.Count != b.Count)
+                    {
+                        throw new BundleException($"the daemon returned {response.Signatures.Count} signatures for a batch of {b.Count} items; nothing more is written");
+                    }
 
-                // Verify before anything is written: the signature must be by the key the metadata lists, over these bytes.
-                var signed = s.Merged.SignedBytes();
-                var method = response.Method.Length > 0 ? response.Method : null;
-                if (response.KeyId != listed.KeyId || !SignatureVerifier.Verify(listed.PublicKey!, dialect, listed.KeyType, listed.Scheme, method, signed, response.Signature.ToByteArray()))
-                {
-                    throw new BundleException($"item {s.Item.Id} ({s.Item.Role}): the daemon's signature does not verify against key {listed.KeyId}; nothing more is written");
+                    // Checked on every core; kept in order, and none of a batch is kept unless all of it verifies.
+                    var signatures = Parallelism.Map(b.Count, j => Check(b[j], response.Signatures[j]));
+                    for (var j = 0; j < b.Count; j++)
+                    {
+                        Accept(b[j], response.Signatures[j], signatures[j]);
+                    }
+
+                    progress.Report(made.Count);
                 }
-
-                var detached = new DetachedSignature(
-                    bundle.Manifest.BundleId, s.Item.Id, s.Item.Role, s.Item.Version, s.Item.SignedSha256, listed.KeyId, response.Signature.ToByteArray(), method,
-                    keyUri, keyInfo.DeviceSerial, signer, DateTimeOffset.UtcNow);
-                batch.Add(detached);
-                made.Add(detached);
-                if (batch.Count == BatchSize)
+            }
+            else
+            {
+                for (var i = 0; i < todo.Count; i++)
                 {
-                    bundle.AddSignatures(batch, DateTimeOffset.UtcNow);
-                    batch.Clear();
+                    OperatorConsole.TouchPrompt(keyUri, keyInfo.DeviceSerial);
+                    var signRequest = new SignRequest
+                    {
+                        Request = Request(bundle, todo[i].Status.Item, keyUri, shared),
+                        ExpectedSha256 = previews[i].SignedSha256,
+                        Pin = UnsafeByteOperations.UnsafeWrap(pin),
+                    };
+                    rpc.Start();
+                    var response = await daemon.Client.SignAsync(signRequest, DaemonSession.Call(ct)).ConfigureAwait(false);
+                    rpc.Stop();
+                    Accept(i, response, Check(i, response));
+                    progress.Report(i + 1);
                 }
-
-                progress.Report(i + 1);
             }
         }
         finally
         {
             CryptographicOperations.ZeroMemory(pin);
             console.Wipe();
-            bundle.AddSignatures(batch, DateTimeOffset.UtcNow);
+            bundle.AddSignatures(pending, DateTimeOffset.UtcNow);
         }
 
         var signTime = clock.Elapsed;
-        var after = BundleMerge.Evaluate(bundle);
+        IReadOnlyList<ItemStatus> after;
+        using (Timings.Measure("count every item's signatures again"))
+        {
+            after = BundleMerge.Evaluate(bundle);
+        }
+
         var ready = after.Count(a => a.Complete);
         if (json)
         {
@@ -188,6 +288,71 @@ internal static class SignCommand
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>The daemon must describe the very bytes the manifest names.</summary>
+    private static PreviewResponse CheckPreview(BundleItem item, PreviewResponse preview)
+    {
+        var sha = Convert.ToHexStringLower(preview.SignedSha256.Span);
+        if (sha != item.SignedSha256)
+        {
+            throw new BundleException($"item {item.Id} ({item.Role}): the daemon would sign bytes with SHA-256 {sha}, not the {item.SignedSha256} the manifest names; nothing was signed");
+        }
+
+        return preview;
+    }
+
+    /// <summary>
+    /// The items in batches for the daemon: items that share their trusted root and delegator, in bundle order, at most
+    /// <see cref="MaxBatchItems"/> and about <see cref="MaxBatchBytes"/> of documents each (well inside the daemon's
+    /// default message limit). An item too large for a batch goes alone.
+    /// </summary>
+    private static List<List<int>> Batches(Bundle bundle, List<(ItemStatus Status, Key Listed)> todo)
+    {
+        var open = new Dictionary<(string, string), (List<int> Items, long Bytes)>();
+        var lengths = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var c in bundle.Manifest.Context)
+        {
+            lengths[c.File.Path] = c.File.Length;
+        }
+
+        var result = new List<List<int>>();
+        for (var i = 0; i < todo.Count; i++)
+        {
+            var item = todo[i].Status.Item;
+            var context = (item.TrustedRoot != item.File.Path ? item.TrustedRoot : string.Empty, item.Delegator ?? string.Empty);
+            var size = item.File.Length + (item.Previous is not null && lengths.TryGetValue(item.Previous, out var p) ? p : 0);
+            if (!open.TryGetValue(context, out var current) || current.Items.Count >= MaxBatchItems || current.Bytes + size > MaxBatchBytes)
+            {
+                current = ([], 0);
+                result.Add(current.Items);
+            }
+
+            current.Items.Add(i);
+            open[context] = (current.Items, current.Bytes + size);
+        }
+
+        return result;
+    }
+
+    /// <summary>The daemon's batch request for some items: their documents, and the context they share.</summary>
+    private static SigningBatch BatchRequest(Bundle bundle, List<(ItemStatus Status, Key Listed)> todo, List<int> items, string keyUri, Dictionary<string, ByteString> shared)
+    {
+        var first = todo[items[0]].Status.Item;
+        var single = Request(bundle, first, keyUri, shared);
+        var batch = new SigningBatch { KeyUri = keyUri, Gun = single.Gun, TrustedRoot = single.TrustedRoot, Delegator = single.Delegator };
+        foreach (var i in items)
+        {
+            var item = todo[i].Status.Item;
+            batch.Items.Add(new SigningBatchItem
+            {
+                Metadata = ByteString.CopyFrom(bundle.Read(item.File.Path)),
+                Role = item.Role,
+                Previous = item.Previous is null ? ByteString.Empty : ByteString.CopyFrom(bundle.Read(item.Previous)),
+            });
+        }
+
+        return batch;
     }
 
     /// <summary>The daemon's request for an item: the item, and what the bundle carries to check it.</summary>
@@ -240,7 +405,7 @@ internal static class SignCommand
         return request;
     }
 
-    private static void ShowPreviews(List<(ItemStatus Status, Key Listed)> todo, List<PreviewResponse> previews, bool quiet)
+    private static void ShowPreviews(List<(ItemStatus Status, Key Listed)> todo, PreviewResponse[] previews, bool quiet)
     {
         var output = quiet ? Console.Error : Console.Out;
         if (todo.Count <= 8)
