@@ -17,6 +17,17 @@ dotnet build "$root/src/OfflineSigner.Daemon/OfflineSigner.Daemon.csproj" -c Rel
 art=${OFFLINESIGNER_ARTIFACTS:-$root/artifacts}
 cli_dll=$art/bin/OfflineSigner.Cli/release/offline-signer.dll
 daemon_dll=$art/bin/OfflineSigner.Daemon/release/offline-signerd.dll
+# The CLI as it ships, one NativeAOT executable (BUNDLEBENCH_CLI=native, the default when clang is there), or
+# JIT-compiled (BUNDLEBENCH_CLI=jit: dotnet offline-signer.dll).
+cli_build=${BUNDLEBENCH_CLI:-native}
+if [ "$cli_build" = native ] && ! command -v clang >/dev/null; then
+    echo "clang not found: the CLI is measured JIT-compiled (apt-get install clang zlib1g-dev for NativeAOT)" >&2
+    cli_build=jit
+fi
+if [ "$cli_build" = native ]; then
+    dotnet publish "$root/src/OfflineSigner.Cli/OfflineSigner.Cli.csproj" -c Release --nologo -v quiet >/dev/null
+    cli_native=$art/publish/OfflineSigner.Cli/release_linux-x64/offline-signer
+fi
 
 work=$(mktemp -d)
 dpid=
@@ -40,7 +51,11 @@ dotnet "$daemon_dll" serve --config "$work/config.json" > "$work/daemon.log" 2>&
 dpid=$!
 OFFLINE_SIGNER_SOCKET=$work/signerd.sock
 export OFFLINE_SIGNER_SOCKET
-cli() { dotnet "$cli_dll" "$@"; }
+if [ "$cli_build" = native ]; then
+    cli() { "$cli_native" "$@"; }
+else
+    cli() { dotnet "$cli_dll" "$@"; }
+fi
 i=0
 until cli daemon status >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -lt 100 ] || { cat "$work/daemon.log" >&2; exit 1; }; sleep 0.2
@@ -70,7 +85,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(now)
 cli export --repo "$repo" --all-delegated --out "$work/b-resign" 2>"$work/export.err" >/dev/null
 t1=$(now)
-sign "$work/b-resign" bins > "$work/sign.json"
+sign "$work/b-resign" bins > "$work/sign.json" 2>"$work/sign.err"
 t2=$(now)
 cli import --bundle "$work/b-resign" --repo "$repo" --online-key "$work/online.pem" 2>"$work/import.err" >/dev/null
 t3=$(now)
@@ -120,14 +135,16 @@ PY
 rm -rf "$work/fsfloor"
 echo "file system floor: $fsfloor s to create $((2 * roles)) small files (Python, same run)"
 echo "export phases:"; grep '^timing:' "$work/export.err" | sed 's/^timing: /  /'
+echo "sign phases:"; grep '^timing:' "$work/sign.err" | sed 's/^timing: /  /'
 echo "import phases:"; grep '^timing:' "$work/import.err" | sed 's/^timing: /  /'
-python3 - "$work/sign.json" "$roles" "$t0" "$t1" "$t2" "$t3" "$t4" "$token" "$load" <<'PY'
+python3 - "$work/sign.json" "$roles" "$t0" "$t1" "$t2" "$t3" "$t4" "$token" "$load" "$cli_build" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); roles = int(sys.argv[2])
 t = [float(x) for x in sys.argv[3:8]]; token = float(sys.argv[8]); load = sys.argv[9]
+build = "NativeAOT, as it ships" if sys.argv[10] == "native" else "JIT-compiled (dotnet offline-signer.dll)"
 phases = {"export": t[1] - t[0], "sign (CLI + daemon)": t[2] - t[1], "import": t[3] - t[2], "verify": t[4] - t[3]}
 total = t[4] - t[0]
-print(f"roles: {roles} (succinct hash bins), load average before: {load}")
+print(f"roles: {roles} (succinct hash bins), CLI {build}, load average before: {load}")
 for name, secs in phases.items():
     print(f"  {name:22s} {secs:8.2f} s  {secs / roles * 1000:7.3f} ms/role")
 pr, sr = s.get('preview_rpc_seconds', 0), s.get('sign_rpc_seconds', 0)
