@@ -50,7 +50,7 @@ public sealed class VerifiedSignaturesTests
         var key = PublicKey.FromSubjectPublicKeyInfo(ecdsa.ExportSubjectPublicKeyInfo());
         var digest = SHA256.HashData("m"u8);
         byte[] signature = [1, 2, 3];
-        var ids = new HashSet<UInt128>
+        var ids = new HashSet<(UInt128, UInt128)>
         {
             VerifiedSignatures.Id(key, Dialect.TufSpecification, "ecdsa", Scheme, null, digest, signature),
             VerifiedSignatures.Id(key, Dialect.Notary, "ecdsa", Scheme, null, digest, signature),

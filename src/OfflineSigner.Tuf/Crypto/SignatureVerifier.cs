@@ -43,7 +43,7 @@ public static class SignatureVerifier
         }
 
         var memo = VerifiedSignatures.Active;
-        UInt128 id = default;
+        (UInt128, UInt128) id = default;
         if (memo is not null)
         {
             id = VerifiedSignatures.Id(key, dialect, keyType, scheme, method, message.Lazy is { } lazy ? lazy.Digest(HashAlgorithmName.SHA256) : SHA256.HashData(message.Bytes), signature);

@@ -12,14 +12,15 @@ namespace OfflineSigner.Tuf.Crypto;
 /// it on with <see cref="Enable"/>; the daemon never does.
 /// </summary>
 /// <remarks>
-/// An entry is the SHA-256 (first 128 bits) of everything the outcome depends on: the key's fingerprint, dialect, key
+/// An entry is the whole SHA-256 (256 bits, so that finding two inputs with one entry costs a collision search of
+/// SHA-256 itself) of everything the outcome depends on: the key's fingerprint, dialect, key
 /// type, scheme, method, the SHA-256 of the signed bytes and the signature. Only valid signatures are remembered, so a
 /// hit can only repeat a check that succeeded on exactly the same inputs; an invalid signature is checked every time.
 /// The memory is bounded: when full it is emptied and fills again.
 /// </remarks>
 public sealed class VerifiedSignatures
 {
-    private readonly ConcurrentDictionary<UInt128, byte> seen = new();
+    private readonly ConcurrentDictionary<(UInt128, UInt128), byte> seen = new();
     private readonly int capacity;
 
     private VerifiedSignatures(int capacity) => this.capacity = capacity;
@@ -37,9 +38,9 @@ public sealed class VerifiedSignatures
     /// <summary>How many valid signatures are remembered (for tests).</summary>
     public static int Count => Active?.seen.Count ?? 0;
 
-    internal bool Contains(UInt128 id) => seen.ContainsKey(id);
+    internal bool Contains((UInt128, UInt128) id) => seen.ContainsKey(id);
 
-    internal void Add(UInt128 id)
+    internal void Add((UInt128, UInt128) id)
     {
         if (seen.Count >= capacity)
         {
@@ -49,7 +50,7 @@ public sealed class VerifiedSignatures
         seen.TryAdd(id, 0);
     }
 
-    internal static UInt128 Id(PublicKey key, Dialect dialect, string keyType, string? scheme, string? method, ReadOnlySpan<byte> messageSha256, ReadOnlySpan<byte> signature)
+    internal static (UInt128, UInt128) Id(PublicKey key, Dialect dialect, string keyType, string? scheme, string? method, ReadOnlySpan<byte> messageSha256, ReadOnlySpan<byte> signature)
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Field(h, Encoding.ASCII.GetBytes(key.Fingerprint));
@@ -61,7 +62,7 @@ public sealed class VerifiedSignatures
         Field(h, signature);
         Span<byte> digest = stackalloc byte[32];
         h.GetHashAndReset(digest);
-        return BinaryPrimitives.ReadUInt128LittleEndian(digest);
+        return (BinaryPrimitives.ReadUInt128LittleEndian(digest), BinaryPrimitives.ReadUInt128LittleEndian(digest[16..]));
     }
 
     // Each field length-prefixed, so that no two different inputs give the same hashed stream.
