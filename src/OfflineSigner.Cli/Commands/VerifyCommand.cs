@@ -31,7 +31,8 @@ internal static class VerifyCommand
             throw new MetadataException($"{rootPath}: not root metadata");
         }
 
-        var inputs = files.Select(f => (f, CommandSupport.ReadFile(f, CommandSupport.FileLimit(options)))).ToList();
+        var limit = CommandSupport.FileLimit(options);
+        var inputs = Parallelism.Map(files.Length, i => (files[i], CommandSupport.ReadFile(files[i], limit)));
         var results = RepositoryVerifier.Verify(trusted.As<Root>(), inputs, at, options, gun);
         var ok = results.All(r => r.Verified);
         if (json)

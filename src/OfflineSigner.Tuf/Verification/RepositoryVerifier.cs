@@ -36,15 +36,29 @@ public static partial class RepositoryVerifier
         ArgumentNullException.ThrowIfNull(files);
         var results = new List<FileVerification>();
         var parsed = new List<Parsed>();
-        foreach (var (name, bytes) in files)
+
+        // Parsed on every core (thousands of hash bins), then taken in the files' order.
+        var read = Parallelism.Map(files.Count, i =>
         {
+            var (name, bytes) = files[i];
             try
             {
-                parsed.Add(Parsed.Read(name, bytes, options, trusted.Dialect));
+                return (Parsed: Parsed.Read(name, bytes, options, trusted.Dialect), Error: (string?)null);
             }
             catch (MetadataException e)
             {
-                results.Add(new FileVerification(name, "?", 0, null, null, [e.Message], []));
+                return (Parsed: (Parsed?)null, Error: e.Message);
+            }
+        });
+        for (var i = 0; i < read.Length; i++)
+        {
+            if (read[i].Parsed is { } one)
+            {
+                parsed.Add(one);
+            }
+            else
+            {
+                results.Add(new FileVerification(files[i].Name, "?", 0, null, null, [read[i].Error!], []));
             }
         }
 
@@ -133,7 +147,7 @@ public static partial class RepositoryVerifier
         }
 
         // Top-level targets, snapshot, timestamp against the newest root; delegated targets against their delegator.
-        var verifiedTargets = new List<Parsed>();
+        var verifiedTargets = new VerifiedTargets();
         var others = parsed.Where(p => p.Type != RoleType.Root).ToList();
         var pending = new List<Parsed>();
         foreach (var p in others)
@@ -149,33 +163,49 @@ public static partial class RepositoryVerifier
             results.Add(fv);
             if (fv.Verified && p.Type == RoleType.Targets)
             {
-                Remember(verifiedTargets, p);
+                verifiedTargets.Remember(p);
             }
         }
 
-        // Delegations may nest: keep resolving while progress is made.
+        // Delegations may nest: keep resolving while progress is made. Each pass is the sequential walk below; the
+        // signatures of the roles whose delegator is already verified when the pass starts (all the hash bins of a
+        // targets role) are checked first on every core, and the walk takes those results when it finds the same
+        // delegation, so order and outcome are the sequential walk's.
         bool progress;
         do
         {
             progress = false;
-            foreach (var p in pending.ToList())
+            var ahead = Parallelism.Map(pending.Count, i =>
             {
-                Role? role = null;
-                IReadOnlyDictionary<string, Key>? keys = null;
-                if (!verifiedTargets.Any(t => t.TryFindDelegation(p.Role, out role, out keys)))
+                var p = pending[i];
+                return verifiedTargets.TryFindDelegation(p.Role, out var delegator, out var role, out var keys)
+                    ? (Delegator: delegator, Result: p.VerifyBy(p.Role, role!, keys!))
+                    : (Delegator: null, Result: null);
+            });
+            var left = new List<Parsed>(pending.Count);
+            for (var i = 0; i < pending.Count; i++)
+            {
+                var p = pending[i];
+                if (!verifiedTargets.TryFindDelegation(p.Role, out var delegator, out var role, out var keys))
                 {
+                    left.Add(p);
                     continue;
                 }
 
-                var fv = Finish(p, p.VerifyBy(p.Role, role!, keys!), at);
+                // The same (immutable) delegator document gives the same delegation, so its result stands.
+                var result = ReferenceEquals(delegator, ahead[i].Delegator)
+                    ? ahead[i].Result!
+                    : p.VerifyBy(p.Role, role!, keys!);
+                var fv = Finish(p, result, at);
                 results.Add(fv);
-                pending.Remove(p);
                 progress = true;
                 if (fv.Verified)
                 {
-                    Remember(verifiedTargets, p);
+                    verifiedTargets.Remember(p);
                 }
             }
+
+            pending = left;
         }
         while (progress);
 
@@ -258,17 +288,44 @@ public static partial class RepositoryVerifier
         return baseName;
     }
 
-    /// <summary>A verified targets role, in the place of an earlier copy of the same role (the delegators are searched in order).</summary>
-    private static void Remember(List<Parsed> verified, Parsed p)
+    /// <summary>
+    /// The verified targets roles, searched in order for a delegation; a newer verified copy of a role takes its
+    /// earlier copy's place. Indexed by role name, so that remembering thousands of roles stays linear.
+    /// </summary>
+    private sealed class VerifiedTargets
     {
-        var i = verified.FindIndex(x => x.Role == p.Role);
-        if (i >= 0)
+        private readonly List<Parsed> ordered = [];
+        private readonly Dictionary<string, int> index = new(StringComparer.Ordinal);
+
+        public void Remember(Parsed p)
         {
-            verified[i] = p;
+            if (index.TryGetValue(p.Role, out var i))
+            {
+                ordered[i] = p;
+            }
+            else
+            {
+                index[p.Role] = ordered.Count;
+                ordered.Add(p);
+            }
         }
-        else
+
+        /// <summary>The first verified role, in order, that delegates <paramref name="roleName"/>, and that delegation.</summary>
+        public bool TryFindDelegation(string roleName, out Parsed? delegator, out Role? role, out IReadOnlyDictionary<string, Key>? keys)
         {
-            verified.Add(p);
+            foreach (var t in ordered)
+            {
+                if (t.TryFindDelegation(roleName, out role, out keys))
+                {
+                    delegator = t;
+                    return true;
+                }
+            }
+
+            delegator = null;
+            role = null;
+            keys = null;
+            return false;
         }
     }
 
