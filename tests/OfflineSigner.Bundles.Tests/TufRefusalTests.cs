@@ -13,6 +13,48 @@ namespace OfflineSigner.Bundles.Tests;
 public sealed class TufRefusalTests(SoftHsm hsm)
 {
     [Fact]
+    public void A_role_file_that_holds_another_version_than_the_snapshot_lists_is_refused_and_the_repository_is_untouched()
+    {
+        using var w = new Workflow(hsm);
+        var repo = w.Path("repo");
+        w.CreateTufRepository(repo, ["root-a"], 1, "targets-1");
+        w.Generate("rel");
+        var create = w.Path("create-rel");
+        w.Ok("export", "--repo", repo, "--role", "targets", "--add-key", w.PublicKeyFile("rel"), "--delegation", "rel", "--out", create);
+        w.Sign(create, "targets-1");
+        w.Sign(create, "rel");
+        w.Ok("import", "--bundle", create, "--repo", repo, "--online-key", w.OnlineKey);
+        var second = w.Path("rel-v2");
+        w.Ok("export", "--repo", repo, "--role", "rel", "--out", second);
+        w.Sign(second, "rel");
+        w.Ok("import", "--bundle", second, "--repo", repo, "--online-key", w.OnlineKey);
+
+        // A bundle for rel v3, made while the repository was sound.
+        var third = w.Path("rel-v3");
+        w.Ok("export", "--repo", repo, "--role", "rel", "--out", third);
+        w.Sign(third, "rel");
+
+        // 2.rel.json replaced by the validly signed version 1: the signature holds, the version is not the snapshot's.
+        var meta = Path.Combine(repo, "metadata");
+        var sound = File.ReadAllBytes(Path.Combine(meta, "2.rel.json"));
+        File.Copy(Path.Combine(meta, "1.rel.json"), Path.Combine(meta, "2.rel.json"), overwrite: true);
+        var before = Workflow.TreeHash(repo);
+        const string Expected = "holds rel version 1, but the snapshot lists version 2";
+
+        var export = w.Cli("export", "--repo", repo, "--role", "rel", "--out", w.Path("after-tamper"));
+        Assert.True(export.ExitCode != 0 && export.StdErr.Contains(Expected, StringComparison.Ordinal), export.ToString());
+
+        // Import replaces rel, so its old signature is not checked again; its version still is.
+        var import = w.Cli("import", "--bundle", third, "--repo", repo, "--online-key", w.OnlineKey);
+        Assert.True(import.ExitCode != 0 && import.StdErr.Contains(Expected, StringComparison.Ordinal), import.ToString());
+        Assert.Equal(before, Workflow.TreeHash(repo));
+
+        // Put back, the same bundle imports.
+        File.WriteAllBytes(Path.Combine(meta, "2.rel.json"), sound);
+        w.Ok("import", "--bundle", third, "--repo", repo, "--online-key", w.OnlineKey);
+    }
+
+    [Fact]
     public void Tampered_rolled_back_under_signed_and_hostile_bundles_are_refused_and_the_repository_is_untouched()
     {
         using var w = new Workflow(hsm);

@@ -9,7 +9,7 @@ namespace OfflineSigner.Cli.Repositories;
 /// A TUF specification repository in a folder, laid out as python-tuf and tuf-on-ci lay it out with consistent
 /// snapshots: metadata/N.root.json for every root version and root.json, VERSION.ROLE.json for targets, delegated
 /// roles and snapshot, timestamp.json. Loading checks every signature (not expiry: an expired repository must
-/// still be loadable to be re-signed). Updates are committed all at once (see <see cref="Commit"/>).
+/// still be loadable to be re-signed), and every role's version against the snapshot's. Updates are committed all at once (see <see cref="Commit"/>).
 /// </summary>
 internal sealed partial class TufRepository
 {
@@ -33,10 +33,18 @@ internal sealed partial class TufRepository
 
     public static bool Exists(string dir) => File.Exists(Path.Combine(MetadataDir(dir), "1.root.json"));
 
-    public static TufRepository Load(string dir) => LoadMetadata(dir, MetadataDir(dir));
+    /// <summary>Loads and verifies the repository in <paramref name="dir"/>.</summary>
+    /// <param name="dir">The repository folder.</param>
+    /// <param name="replaced">
+    /// Delegated roles that are about to be replaced (an import's items): read, parsed and held to the verified
+    /// snapshot's version, length and hash like every role, but when they delegate nothing (hash bins) their
+    /// signatures are not checked, since their content is dropped and the staged repository is verified as a whole
+    /// before it is swapped in. A replaced role that delegates is verified, as the merge may consult it.
+    /// </param>
+    public static TufRepository Load(string dir, IReadOnlySet<string>? replaced = null) => LoadMetadata(dir, MetadataDir(dir), replaced);
 
     /// <summary>Loads and verifies the repository whose metadata folder is <paramref name="meta"/>.</summary>
-    public static TufRepository LoadMetadata(string dir, string meta)
+    public static TufRepository LoadMetadata(string dir, string meta, IReadOnlySet<string>? replaced = null)
     {
         if (!File.Exists(Path.Combine(meta, "1.root.json")))
         {
@@ -105,7 +113,13 @@ internal sealed partial class TufRepository
                 var path = Path.Combine(meta, $"{entry.Version}.{role}.json");
                 var bytes = Commands.CommandSupport.ReadFile(path);
                 CheckMeta(entry, bytes, path);
-                return (Role: role, Metadata: Parse<Targets>(bytes, path));
+                var md = Parse<Targets>(bytes, path);
+                if (md.Signed.Version != entry.Version)
+                {
+                    throw new OfflineSignerException($"{path} holds {role} version {md.Signed.Version}, but the snapshot lists version {entry.Version}: the repository does not verify");
+                }
+
+                return (Role: role, Metadata: md);
             });
             foreach (var (role, md) in roles)
             {
@@ -129,6 +143,11 @@ internal sealed partial class TufRepository
             Parallelism.For(delegated.Count, i =>
             {
                 var (name, md) = delegated[i];
+                if (replaced?.Contains(name) == true && md.Signed.Delegations is null)
+                {
+                    return;
+                }
+
                 var delegator = FindDelegator(state, name)
                     ?? throw new OfflineSignerException($"delegated role '{name}' is listed in the snapshot, but no targets role delegates to it");
                 Check(Verifier.VerifyDelegated(name, delegator, md), name);

@@ -77,17 +77,19 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
 
     public override string Describe() => dir;
 
-    public override Task<LoadedRepository?> LoadAsync(CancellationToken cancellationToken)
+    public override Task<LoadedRepository?> LoadAsync(CancellationToken cancellationToken) => Task.FromResult(Load(null));
+
+    private LoadedRepository? Load(IReadOnlySet<string>? replaced)
     {
         TufRepository.RemoveLeftovers(dir);
         if (!TufRepository.Exists(dir))
         {
-            return Task.FromResult<LoadedRepository?>(null);
+            return null;
         }
 
         using var phase = Timings.Measure("load and verify the repository");
-        var repo = TufRepository.Load(dir);
-        return Task.FromResult<LoadedRepository?>(new LoadedRepository(repo.State, repo.RootFileBytes));
+        var repo = TufRepository.Load(dir, replaced);
+        return new LoadedRepository(repo.State, repo.RootFileBytes);
     }
 
     public override Task<IReadOnlyList<(string Role, Key Key)>> OnlineKeysForNewAsync(string? onlineKeyFile, CancellationToken cancellationToken)
@@ -106,9 +108,14 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
         return Task.FromResult<IReadOnlyList<(string Role, Key Key)>>([("snapshot", key), ("timestamp", key)]);
     }
 
-    public override async Task<ImportResult> ImportAsync(Bundle bundle, string? onlineKeyFile, DateTimeOffset now, CancellationToken cancellationToken)
+    public override Task<ImportResult> ImportAsync(Bundle bundle, string? onlineKeyFile, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var loaded = await LoadAsync(cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(bundle);
+
+        // The delegated roles this bundle replaces are held to the verified snapshot's versions, but their old
+        // signatures are not checked again: their content is dropped, and the staged repository is verified whole.
+        var replaced = bundle.Manifest.Items.Select(i => i.Role).Where(r => r != "root" && r != "targets").ToHashSet(StringComparer.Ordinal);
+        var loaded = Load(replaced);
         if (onlineKeyFile is null && loaded is null)
         {
             throw new OfflineSignerException("a new TUF repository needs its first snapshot and timestamp: pass --online-key FILE (the PKCS#8 PEM key the root lists for them)");
@@ -191,7 +198,7 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
         var note = leftToService
             ? "snapshot and timestamp left to the repository's own service (no --online-key): clients see the new versions once it publishes a snapshot naming them"
             : $"snapshot version {state.Snapshot!.Signed.Version}, timestamp version {expectedTimestamp} signed with the online key";
-        return new ImportResult(plan.ChangedRoles, state.Root.Signed.Version, [.. files.Select(f => "metadata/" + f.Name)], [note]);
+        return Task.FromResult(new ImportResult(plan.ChangedRoles, state.Root.Signed.Version, [.. files.Select(f => "metadata/" + f.Name)], [note]));
     }
 
     internal static Key OnlineKey(Root root, string role, PublicKey key) =>
