@@ -204,7 +204,7 @@ internal static class SignCommand
             progress = console.Progress("sign", todo.Count);
             if (batches is not null)
             {
-                foreach (var b in batches)
+                Task<SignBatchResponse> Send(List<int> b)
                 {
                     var request = new SignBatchRequest
                     {
@@ -212,22 +212,57 @@ internal static class SignCommand
                         Pin = UnsafeByteOperations.UnsafeWrap(pin),
                     };
                     request.ExpectedSha256.AddRange(b.Select(i => previews[i].SignedSha256));
-                    rpc.Start();
-                    var response = await daemon.Client.SignBatchAsync(request, DaemonSession.Call(ct)).ConfigureAwait(false);
-                    rpc.Stop();
-                    if (response.Signatures.Count != b.Count)
-                    {
-                        throw new BundleException($"the daemon returned {response.Signatures.Count} signatures for a batch of {b.Count} items; nothing more is written");
-                    }
+                    return daemon.Client.SignBatchAsync(request, DaemonSession.Call(ct));
+                }
 
-                    // Checked on every core; kept in order, and none of a batch is kept unless all of it verifies.
-                    var signatures = Parallelism.Map(b.Count, j => Check(b[j], response.Signatures[j]));
-                    for (var j = 0; j < b.Count; j++)
+                // One call in flight: the daemon signs the next batch while this one is checked and written. Batches
+                // are still taken in order, each kept only once all of it verifies.
+                Task<SignBatchResponse>? next = Send(batches[0]);
+                try
+                {
+                    for (var k = 0; k < batches.Count; k++)
                     {
-                        Accept(b[j], response.Signatures[j], signatures[j]);
-                    }
+                        var b = batches[k];
+                        rpc.Start();
+                        SignBatchResponse response;
+                        try
+                        {
+                            response = await next!.ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            rpc.Stop();
+                            next = null;
+                        }
 
-                    progress.Report(made.Count);
+                        if (response.Signatures.Count != b.Count)
+                        {
+                            throw new BundleException($"the daemon returned {response.Signatures.Count} signatures for a batch of {b.Count} items; nothing more is written");
+                        }
+
+                        if (k + 1 < batches.Count)
+                        {
+                            next = Send(batches[k + 1]);
+                        }
+
+                        // Checked on every core; kept in order, and none of a batch is kept unless all of it verifies.
+                        var signatures = Parallelism.Map(b.Count, j => Check(b[j], response.Signatures[j]));
+                        for (var j = 0; j < b.Count; j++)
+                        {
+                            Accept(b[j], response.Signatures[j], signatures[j]);
+                        }
+
+                        progress.Report(made.Count);
+                    }
+                }
+                finally
+                {
+                    // A batch still in flight when this one failed: its outcome is not used, but the call ends before
+                    // the PIN it carries is wiped.
+                    if (next is not null)
+                    {
+                        await next.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                    }
                 }
             }
             else

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using OfflineSigner.Audit;
+using OfflineSigner.Bundles.Tests.Support;
+using OfflineSigner.Cli.Repositories;
+using OfflineSigner.Daemon.Tests.Support;
+using Xunit;
+
+namespace OfflineSigner.Bundles.Tests;
+
+/// <summary>
+/// Hash bins (TAP 15) end to end: 1,024 bins, so that one key's roles go to the daemon in several batches, each
+/// signed while the CLI checks and writes the one before.
+/// </summary>
+public sealed class HashBinsWorkflowTests(SoftHsm hsm)
+{
+    private const int Bits = 10;
+
+    [Fact]
+    public void A_thousand_bins_are_signed_in_batches_imported_and_signed_again()
+    {
+        using var w = new Workflow(hsm);
+        var repo = w.Path("repo");
+        w.CreateTufRepository(repo, ["root-a"], 1, "targets-1");
+        w.Generate("bins");
+        var create = w.Path("create-bins");
+        w.Ok("export", "--repo", repo, "--hash-bins", Bits.ToString(System.Globalization.CultureInfo.InvariantCulture), "--add-key", w.PublicKeyFile("bins"), "--out", create);
+        w.Sign(create, "targets-1");
+        var signed = w.OkWithPin("sign", "--bundle", create, "--key", w.KeyUri("bins"), "--yes", "--signer", "bins", "--json");
+        using (var doc = JsonDocument.Parse(signed.StdOut))
+        {
+            Assert.Equal(1 << Bits, doc.RootElement.GetProperty("signed").GetInt32());
+            Assert.Equal((1 << Bits) + 1, doc.RootElement.GetProperty("ready_items").GetInt32());
+        }
+
+        w.Ok("import", "--bundle", create, "--repo", repo, "--online-key", w.OnlineKey);
+        var state = TufRepository.Load(repo).State;
+        Assert.Equal(1 << Bits, state.Delegated.Count);
+        Assert.All(state.Delegated.Values, d => Assert.Equal(1, d.Signed.Version));
+
+        // Routine re-signing of every bin: version 2 of each, one audit entry per bin for each signing.
+        var resign = w.Path("resign");
+        w.Ok("export", "--repo", repo, "--all-delegated", "--out", resign);
+        w.Sign(resign, "bins");
+        w.Ok("import", "--bundle", resign, "--repo", repo, "--online-key", w.OnlineKey);
+        state = TufRepository.Load(repo).State;
+        Assert.All(state.Delegated.Values, d => Assert.Equal(2, d.Signed.Version));
+
+        var log = File.ReadAllBytes(w.Daemon.AuditLogPath);
+        Assert.True(AuditLogVerifier.Verify(log).Ok, "the audit log does not verify");
+        var signedBins = System.Text.Encoding.UTF8.GetString(log).Split('\n')
+            .Count(l => l.Contains("\"signed\"", StringComparison.Ordinal) && l.Contains("\"role\":\"bins-", StringComparison.Ordinal));
+        Assert.Equal(2 << Bits, signedBins);
+    }
+}
