@@ -150,11 +150,10 @@ public sealed class Bundle
                     throw new BundleException($"{name} in the bundle is {entry.TypeName}, not a folder (refusing it)");
                 }
 
-                foreach (var inner in Directory.EnumerateFileSystemEntries(path))
+                foreach (var (inner, innerEntry) in Entries(path))
                 {
                     var innerName = Path.GetFileName(inner);
                     var relative = name + "/" + innerName;
-                    var innerEntry = FileEntry.Of(inner);
                     if (Leftover(relative, innerName, innerEntry))
                     {
                         continue;
@@ -168,10 +167,10 @@ public sealed class Bundle
                             throw new BundleException($"\"{relative}\" is {(innerEntry.IsDirectory ? "not named by a key id" : innerEntry.TypeName)}; signatures/ holds one folder per key id (refusing the bundle)");
                         }
 
-                        foreach (var file in Directory.EnumerateFileSystemEntries(inner))
+                        foreach (var (file, fileEntry) in Entries(inner))
                         {
                             var fileName = Path.GetFileName(file);
-                            if (Leftover(relative + "/" + fileName, fileName, FileEntry.Of(file)))
+                            if (Leftover(relative + "/" + fileName, fileName, fileEntry))
                             {
                                 continue;
                             }
@@ -181,7 +180,7 @@ public sealed class Bundle
                                 throw new BundleException($"\"{relative}/{fileName}\" is not named ITEM.json{(fileName.StartsWith('.') ? " (a temporary file left by an interrupted write? delete it and sign again)" : string.Empty)}; refusing the bundle");
                             }
 
-                            Add(relative + "/" + fileName, FileEntry.Of(file));
+                            Add(relative + "/" + fileName, fileEntry);
                         }
 
                         continue;
@@ -226,8 +225,11 @@ public sealed class Bundle
             }
         }
 
-        foreach (var (path, file) in listed)
+        // Read and checked on every core; the first file in the manifest's order that fails is the one reported.
+        var listedFiles = listed.ToArray();
+        var contents = Tuf.Parallelism.Map(listedFiles.Length, i =>
         {
+            var (path, file) = listedFiles[i];
             if (!found.ContainsKey(path))
             {
                 throw new BundleException($"{path} is named in the manifest but missing from the bundle");
@@ -245,12 +247,17 @@ public sealed class Bundle
                 throw new BundleException($"{path} has SHA-256 {sha}, but the manifest says {file.Sha256}: the bundle was changed after export (export it again)");
             }
 
-            fileBytes[path] = bytes;
+            return bytes;
+        });
+        for (var i = 0; i < listedFiles.Length; i++)
+        {
+            fileBytes[listedFiles[i].Key] = contents[i];
         }
 
-        var sigs = new List<DetachedSignature>();
-        foreach (var relative in found.Keys.Where(k => k.StartsWith(BundleNames.Signatures + "/", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        var sigPathsInOrder = found.Keys.Where(k => k.StartsWith(BundleNames.Signatures + "/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
+        var sigs = new List<DetachedSignature>(Tuf.Parallelism.Map(sigPathsInOrder.Length, n =>
         {
+            var relative = sigPathsInOrder[n];
             var parts = relative.Split('/');
             var parsed = (ItemId: BundleNames.ParseSignatureName(parts[2])!, KeyId: parts[1]);
             var item = manifest.FindItem(parsed.ItemId)
@@ -276,8 +283,8 @@ public sealed class Bundle
                 throw new BundleException($"{relative}: key {sig.KeyId} is not one of the keys that sign {item.Role}");
             }
 
-            sigs.Add(sig);
-        }
+            return sig;
+        }));
 
         var transcript = found.ContainsKey(BundleNames.Transcript)
             ? Transcript.Parse(ReadChecked(dir, BundleNames.Transcript, limits), BundleNames.Transcript)
@@ -443,6 +450,36 @@ public sealed class Bundle
         }
 
         list.Add(s);
+    }
+
+    /// <summary>
+    /// A folder's entries with what lstat says of each, in the folder's order: looked up on every core a few thousand
+    /// at a time (hash bins), and read lazily, so that the caller's limits stop a hostile folder early.
+    /// </summary>
+    private static IEnumerable<(string Path, FileEntry Entry)> Entries(string folder)
+    {
+        const int Chunk = 4096;
+        var paths = new List<string>(Chunk);
+        foreach (var path in Directory.EnumerateFileSystemEntries(folder))
+        {
+            paths.Add(path);
+            if (paths.Count == Chunk)
+            {
+                foreach (var e in Lookup(paths))
+                {
+                    yield return e;
+                }
+
+                paths.Clear();
+            }
+        }
+
+        foreach (var e in Lookup(paths))
+        {
+            yield return e;
+        }
+
+        static (string, FileEntry)[] Lookup(List<string> paths) => Tuf.Parallelism.Map(paths.Count, i => (paths[i], FileEntry.Of(paths[i])));
     }
 
     private static byte[] ReadChecked(string dir, string relative, BundleLimits limits) =>

@@ -32,6 +32,22 @@ public sealed class HashBinsWorkflowTests(SoftHsm hsm)
             Assert.Equal((1 << Bits) + 1, doc.RootElement.GetProperty("ready_items").GetInt32());
         }
 
+        // Two files changed deep in the bundle (checked on every core): the first in the manifest's order is named,
+        // and nothing is written.
+        var before = Workflow.TreeHash(repo);
+        var tampered = w.Path("tampered");
+        Workflow.CopyTree(create, tampered);
+        foreach (var item in new[] { "00700", "00300" })
+        {
+            var file = Path.Combine(tampered, "items", item + ".json");
+            File.WriteAllText(file, File.ReadAllText(file).Replace("\"version\":1", "\"version\":9", StringComparison.Ordinal));
+        }
+
+        var refused = w.Cli("import", "--bundle", tampered, "--repo", repo, "--online-key", w.OnlineKey);
+        Assert.True(refused.ExitCode != 0, refused.ToString());
+        Assert.Contains("items/00300.json has SHA-256", refused.StdErr, StringComparison.Ordinal);
+        Assert.Equal(before, Workflow.TreeHash(repo));
+
         w.Ok("import", "--bundle", create, "--repo", repo, "--online-key", w.OnlineKey);
         var state = TufRepository.Load(repo).State;
         Assert.Equal(1 << Bits, state.Delegated.Count);
