@@ -24,7 +24,15 @@ public sealed class HashBinsWorkflowTests(SoftHsm hsm)
         w.Generate("bins");
         var create = w.Path("create-bins");
         w.Ok("export", "--repo", repo, "--hash-bins", Bits.ToString(System.Globalization.CultureInfo.InvariantCulture), "--add-key", w.PublicKeyFile("bins"), "--out", create);
-        w.Sign(create, "targets-1");
+        // After targets' key only targets is ready; after the bins' key, every item.
+        var first = w.OkWithPin("sign", "--bundle", create, "--key", w.KeyUri("targets-1"), "--yes", "--signer", "targets-1", "--json");
+        using (var doc = JsonDocument.Parse(first.StdOut))
+        {
+            Assert.Equal(1, doc.RootElement.GetProperty("signed").GetInt32());
+            Assert.Equal(1, doc.RootElement.GetProperty("ready_items").GetInt32());
+            Assert.Equal((1 << Bits) + 1, doc.RootElement.GetProperty("items").GetInt32());
+        }
+
         var signed = w.OkWithPin("sign", "--bundle", create, "--key", w.KeyUri("bins"), "--yes", "--signer", "bins", "--json");
         using (var doc = JsonDocument.Parse(signed.StdOut))
         {
