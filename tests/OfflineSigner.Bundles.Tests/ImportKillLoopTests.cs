@@ -104,6 +104,7 @@ public sealed class ImportKillLoopTests(SoftHsm hsm)
         // The next import after all this still goes through.
         w.Ok("import", "--bundle", bundle, "--repo", repo, "--online-key", w.OnlineKey);
         Assert.Empty(Directory.EnumerateDirectories(repo, ".metadata.staging.*"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(repo, "metadata"), ".*"));
         TestContext.Current.TestOutputHelper?.WriteLine($"{tries} tries, {killedRunning} kills of a running import (import {fullTime.TotalMilliseconds:0} ms, fastest {estimate.TotalMilliseconds:0} ms): {oldStates} old, {newStates} new, {stagingLeft} left a staging folder");
         Assert.True(killedRunning >= Kills, $"only {killedRunning} kills hit a running import in {tries} tries");
     }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using System.Security.Cryptography;
 using OfflineSigner.Bundles;
 using OfflineSigner.Tuf;
@@ -44,7 +45,11 @@ internal sealed partial class TufRepository
     public static TufRepository Load(string dir, IReadOnlySet<string>? replaced = null) => LoadMetadata(dir, MetadataDir(dir), replaced);
 
     /// <summary>Loads and verifies the repository whose metadata folder is <paramref name="meta"/>.</summary>
-    public static TufRepository LoadMetadata(string dir, string meta, IReadOnlySet<string>? replaced = null)
+    /// <param name="dir">The repository folder (for messages).</param>
+    /// <param name="meta">Its metadata folder.</param>
+    /// <param name="replaced">As for <see cref="Load"/>.</param>
+    /// <param name="timestampFile">The timestamp to start from, when it is not yet meta/timestamp.json (a publish about to switch to it).</param>
+    public static TufRepository LoadMetadata(string dir, string meta, IReadOnlySet<string>? replaced = null, string? timestampFile = null)
     {
         if (!File.Exists(Path.Combine(meta, "1.root.json")))
         {
@@ -91,7 +96,7 @@ internal sealed partial class TufRepository
         }
 
         var rootSigned = state.Root.Signed;
-        var timestampPath = Path.Combine(meta, "timestamp.json");
+        var timestampPath = timestampFile ?? Path.Combine(meta, "timestamp.json");
         if (File.Exists(timestampPath))
         {
             state.Timestamp = Parse<Timestamp>(Commands.CommandSupport.ReadFile(timestampPath), timestampPath);
@@ -167,6 +172,68 @@ internal sealed partial class TufRepository
 
         return state.Delegated.Values.Select(d => d.Signed).FirstOrDefault(t => t.Delegations?.FindRole(role) is not null);
     }
+
+    /// <summary>
+    /// Publishes an update that only adds versioned files and replaces timestamp.json (no new root), the way a TUF
+    /// repository with consistent snapshots is published: every new VERSION.ROLE.json and VERSION.snapshot.json first
+    /// (temporary names, one flush, renamed into place), then the new timestamp under a temporary name, which must
+    /// verify with everything it names (<paramref name="verify"/> gets its path), and last the one rename that makes
+    /// it timestamp.json. Whatever point a kill hits, timestamp.json names either the old repository or the new one,
+    /// and both are complete on disk: the new files are names the old repository never uses. When the check fails,
+    /// the files this call created are removed again.
+    /// </summary>
+    public static void Publish(string dir, IReadOnlyList<(string Name, byte[] Bytes)> files, Action<string> verify)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(verify);
+        var full = Path.GetFullPath(dir);
+        var meta = MetadataDir(full);
+        RemoveLeftovers(full);
+        var timestamp = files.Where(f => f.Name == "timestamp.json").ToList();
+        var versioned = files.Where(f => f.Name != "timestamp.json").ToList();
+        if (timestamp.Count != 1 || !Directory.Exists(meta))
+        {
+            throw new ArgumentException("a publish writes one new timestamp.json into an existing metadata folder", nameof(files));
+        }
+
+        foreach (var (name, _) in versioned)
+        {
+            if (name.Contains('/', StringComparison.Ordinal) || name.StartsWith('.') || name == "root.json" || !VersionedName().IsMatch(name))
+            {
+                throw new ArgumentException($"metadata file name {name}: a publish adds VERSION.ROLE.json files only", nameof(files));
+            }
+        }
+
+        var created = versioned.Select(f => Path.Combine(meta, f.Name)).Where(p => !File.Exists(p)).ToList();
+        var pending = Path.Combine(meta, PendingTimestampPrefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)));
+        try
+        {
+            AtomicFile.WriteMany([.. versioned.Select(f => (Path.Combine(meta, f.Name), f.Bytes)), (pending, timestamp[0].Bytes)]);
+            verify(pending);
+        }
+        catch
+        {
+            foreach (var path in created.Append(pending))
+            {
+                File.Delete(path);
+            }
+
+            AtomicFile.SyncDirectory(meta);
+            throw;
+        }
+
+        File.Move(pending, Path.Combine(meta, "timestamp.json"), overwrite: true);
+        AtomicFile.SyncDirectory(meta);
+    }
+
+    private const string PendingTimestampPrefix = ".timestamp.json.pending.";
+
+    [GeneratedRegex("^[0-9]+\\.[^/]+\\.json$", RegexOptions.CultureInvariant)]
+    private static partial Regex VersionedName();
+
+    // AtomicFile's temporary names: .NAME.HEX12.tmp
+    [GeneratedRegex("^\\..+\\.[0-9a-f]{12}\\.tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex WriteTemporaryName();
 
     /// <summary>
     /// Replaces metadata/ with a copy that has <paramref name="files"/> added or replaced, in one step a reader or a
@@ -256,6 +323,20 @@ internal sealed partial class TufRepository
         foreach (var d in Directory.EnumerateDirectories(dir, ".metadata.staging.*"))
         {
             Directory.Delete(d, recursive: true);
+        }
+
+        // A publish that was interrupted: its temporary files and its pending timestamp, never names a reader uses.
+        var meta = MetadataDir(dir);
+        if (Directory.Exists(meta))
+        {
+            foreach (var f in Directory.EnumerateFiles(meta, ".*"))
+            {
+                var name = Path.GetFileName(f);
+                if (name.StartsWith(PendingTimestampPrefix, StringComparison.Ordinal) || WriteTemporaryName().IsMatch(name))
+                {
+                    File.Delete(f);
+                }
+            }
         }
     }
 
