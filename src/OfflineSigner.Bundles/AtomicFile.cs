@@ -19,7 +19,7 @@ public static partial class AtomicFile
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..12] + ".tmp");
+        var temp = TemporaryPath(dir, full);
         try
         {
             using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
@@ -64,7 +64,7 @@ public static partial class AtomicFile
                     Directory.CreateDirectory(dir);
                 }
 
-                var temp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..12] + ".tmp");
+                var temp = TemporaryPath(dir, full);
                 using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
                 {
                     fs.Write(content);
@@ -94,6 +94,16 @@ public static partial class AtomicFile
             SyncDirectory(dir);
         }
     }
+
+    /// <summary>Whether <paramref name="name"/> is a temporary file these writes use (.NAME.HEX12.tmp), left by an interrupted one.</summary>
+    public static bool IsTemporaryName(string name) => TemporaryName().IsMatch(name);
+
+    // The temporary name for a file: hidden, beside it, never a name a reader uses.
+    private static string TemporaryPath(string dir, string full) =>
+        Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..12] + ".tmp");
+
+    [System.Text.RegularExpressions.GeneratedRegex("^\\..+\\.[0-9a-f]{12}\\.tmp$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex TemporaryName();
 
     /// <summary>Flushes the file systems that hold <paramref name="dirs"/> (syncfs), each once.</summary>
     public static void SyncFileSystems(IEnumerable<string> dirs)

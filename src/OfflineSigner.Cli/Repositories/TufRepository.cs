@@ -198,7 +198,7 @@ internal sealed partial class TufRepository
 
         foreach (var (name, _) in versioned)
         {
-            if (name.Contains('/', StringComparison.Ordinal) || name.StartsWith('.') || name == "root.json" || !VersionedName().IsMatch(name))
+            if (!VersionedName().IsMatch(name))
             {
                 throw new ArgumentException($"metadata file name {name}: a publish adds VERSION.ROLE.json files only", nameof(files));
             }
@@ -228,12 +228,9 @@ internal sealed partial class TufRepository
 
     private const string PendingTimestampPrefix = ".timestamp.json.pending.";
 
+    // VERSION.ROLE.json: never root.json or timestamp.json, never hidden, never a path.
     [GeneratedRegex("^[0-9]+\\.[^/]+\\.json$", RegexOptions.CultureInvariant)]
     private static partial Regex VersionedName();
-
-    // AtomicFile's temporary names: .NAME.HEX12.tmp
-    [GeneratedRegex("^\\..+\\.[0-9a-f]{12}\\.tmp$", RegexOptions.CultureInvariant)]
-    private static partial Regex WriteTemporaryName();
 
     /// <summary>
     /// Replaces metadata/ with a copy that has <paramref name="files"/> added or replaced, in one step a reader or a
@@ -332,7 +329,7 @@ internal sealed partial class TufRepository
             foreach (var f in Directory.EnumerateFiles(meta, ".*"))
             {
                 var name = Path.GetFileName(f);
-                if (name.StartsWith(PendingTimestampPrefix, StringComparison.Ordinal) || WriteTemporaryName().IsMatch(name))
+                if (name.StartsWith(PendingTimestampPrefix, StringComparison.Ordinal) || AtomicFile.IsTemporaryName(name))
                 {
                     File.Delete(f);
                 }

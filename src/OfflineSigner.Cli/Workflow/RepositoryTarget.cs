@@ -183,34 +183,29 @@ internal sealed class TufDirectoryTarget(string dir) : RepositoryTarget
 
         var expectedRoot = state.Root.Signed.Version;
         var expectedTimestamp = leftToService ? loaded!.State.Timestamp?.Signed.Version : state.Timestamp!.Signed.Version;
+        // What is about to become the repository must verify as a whole, as a client would walk it, and hold the
+        // versions just written.
+        void Verify(string meta, string? timestampFile, string what)
+        {
+            using var verify = Timings.Measure($"verify the {what}");
+            var check = TufRepository.LoadMetadata(dir, meta, timestampFile: timestampFile);
+            if (check.State.Root.Signed.Version != expectedRoot || check.State.Timestamp?.Signed.Version != expectedTimestamp)
+            {
+                throw new OfflineSignerException($"the {what} does not hold the versions just written; nothing was changed");
+            }
+        }
+
         // Routine updates (no new root, snapshot and timestamp made here) are published in place, timestamp.json
         // last; a new root (root.json replaced with it) or roles left to the repository's service swap the folder.
         if (!leftToService && plan.FirstNewRootVersion == 0 && loaded is not null)
         {
             using var publish = Timings.Measure("write, verify what the new timestamp names, switch to it");
-            TufRepository.Publish(dir, files, pendingTimestamp =>
-            {
-                using var verify = Timings.Measure("verify the new repository");
-                var check = TufRepository.LoadMetadata(dir, TufRepository.MetadataDir(dir), timestampFile: pendingTimestamp);
-                if (check.State.Root.Signed.Version != expectedRoot || check.State.Timestamp?.Signed.Version != expectedTimestamp)
-                {
-                    throw new OfflineSignerException("the new repository does not hold the versions just written; nothing was changed");
-                }
-            });
+            TufRepository.Publish(dir, files, pendingTimestamp => Verify(TufRepository.MetadataDir(dir), pendingTimestamp, "new repository"));
         }
         else
         {
             using var commit = Timings.Measure("stage, verify the staged metadata, swap in");
-            TufRepository.Commit(dir, files, staged =>
-            {
-                // The folder about to be swapped in must verify as a whole, as a client would walk it.
-                using var verify = Timings.Measure("verify the staged metadata");
-                var check = TufRepository.LoadMetadata(dir, staged);
-                if (check.State.Root.Signed.Version != expectedRoot || check.State.Timestamp?.Signed.Version != expectedTimestamp)
-                {
-                    throw new OfflineSignerException("the staged repository does not hold the versions just written; nothing was changed");
-                }
-            });
+            TufRepository.Commit(dir, files, staged => Verify(staged, null, "staged repository"));
         }
 
         Directory.CreateDirectory(Path.Combine(dir, "targets"));
